@@ -1,0 +1,201 @@
+"""The ``galactica-lsp`` command.
+
+Owns: argument parsing, the terminal commands (``complete``, ``cite``,
+``explain``, ``models``), the progress bar on stderr, and turning every
+failure into one clear line on stderr with a non-zero exit status. With no
+command it starts the language server on stdio (or TCP/WebSocket).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from .engine.catalogue import SIZES, TINY, human_bytes
+from .engine.devices import DTYPES, DeviceError, place
+from .engine.loading import ModelError, Progress
+from .engine.memory import DoesNotFitError, estimate
+
+log = logging.getLogger("galactica_lsp")
+
+DEFAULT_MODEL = "base"
+# Exit statuses: 2 is argparse's for usage errors.
+EXIT_ERROR, EXIT_MODEL, EXIT_FIT, EXIT_DEVICE = 1, 3, 4, 5
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options every command takes; on sub-commands they default to 'not given' so the top level's value stays."""
+    default = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    parser.add_argument("--model", default=default(DEFAULT_MODEL),
+                        help=f"a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory (default {DEFAULT_MODEL})")
+    parser.add_argument("--device", default=default("auto"), choices=["auto", "cuda", "mps", "cpu"])
+    parser.add_argument("--dtype", default=default("auto"), choices=list(DTYPES) + ["fp32", "fp16", "bf16"])
+    parser.add_argument("--max-new-tokens", type=int, default=default(None), help="tokens to generate (default per command)")
+    parser.add_argument("--context-tokens", type=int, default=default(1024),
+                        help="prompt tokens the memory check plans for (default 1024)")
+    parser.add_argument("-v", "--verbose", action="count", default=default(0), help="log to stderr (-vv for debug)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="galactica-lsp",
+        description="Galactica as a language server; with a command, a one-off run in the terminal.",
+    )
+    _common(parser, suppress=False)
+    parser.add_argument("--tcp", action="store_true", help="serve over TCP instead of stdio")
+    parser.add_argument("--ws", action="store_true", help="serve over WebSocket instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=2087)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    complete = commands.add_parser("complete", help="continue TEXT ('-' reads stdin)")
+    complete.add_argument("text")
+    complete.add_argument("--suggestions", type=int, default=1, help="sampled continuations (default 1: greedy)")
+    complete.add_argument("--temperature", type=float, default=0.7)
+    complete.add_argument("--seed", type=int, default=None)
+
+    cite = commands.add_parser("cite", help="suggest references for the end of TEXT, one per line with its confidence")
+    cite.add_argument("text")
+    cite.add_argument("--suggestions", type=int, default=5)
+    cite.add_argument("--diversity", type=float, default=1.0, help="diverse beam search penalty (0: plain beams)")
+
+    explain = commands.add_parser("explain", help="explain a LaTeX FORMULA")
+    explain.add_argument("formula")
+    explain.add_argument("--mode", choices=["explain", "work", "sympy"], default="explain",
+                         help="plain English, step by step (<work>), or SymPy code")
+
+    commands.add_parser("models", help="the Galactica sizes with their memory needs here, and whether each fits")
+    for sub in (complete, cite, explain, commands.choices["models"]):
+        _common(sub, suppress=True)
+    return parser
+
+
+def _text(value: str) -> str:
+    return sys.stdin.read() if value == "-" else value
+
+
+class _ProgressBar:
+    """Load progress on stderr: a redrawn bar on a terminal, log lines otherwise."""
+
+    def __init__(self):
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.tty:
+            log.info("%s", progress.message)
+            return
+        fraction = progress.fraction
+        if fraction is None:
+            sys.stderr.write(f"\r\033[K{progress.message}")
+        else:
+            filled = int(30 * fraction)
+            amount = f"{human_bytes(progress.done)}/{human_bytes(progress.total)}"
+            sys.stderr.write(f"\r\033[K[{'#' * filled}{'.' * (30 - filled)}] {amount} {progress.message}")
+        if progress.stage == "ready":
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _models_table(args) -> str:
+    placement = place(args.device, args.dtype)
+    rows = [("size", "hub id", "params", "layers", "heads", "head", "weights", "KV/token", "needs", "fits")]
+    for entry in SIZES.values():
+        shape = entry.shape
+        plan = estimate(shape, placement, args.context_tokens)
+        rows.append((
+            entry.name, entry.hub_id, entry.label, str(shape.num_layers), str(shape.num_heads), str(shape.head_size),
+            human_bytes(plan.weights), human_bytes(shape.kv_bytes_per_token(placement.dtype)),
+            human_bytes(plan.total), "yes" if plan.fits else "no",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    free = human_bytes(max(placement.free_bytes))
+    lines.append(f"\n{placement.describe()}: {free} free; needs = weights + KV cache for "
+                 f"{args.context_tokens} tokens + working memory")
+    return "\n".join(lines)
+
+
+def _run_command(args) -> int:
+    from .engine.service import Engine
+
+    if args.command == "models":
+        sys.stdout.write(_models_table(args) + "\n")
+        return 0
+    text = _text(args.text if args.command != "explain" else args.formula)
+    sequences = getattr(args, "suggestions", 1)
+    engine = Engine()
+    try:
+        engine.load(args.model, device=args.device, dtype=args.dtype, context_tokens=args.context_tokens,
+                    sequences=sequences, report=_ProgressBar())
+        if args.command == "complete":
+            out = _complete(engine, args, text)
+        elif args.command == "cite":
+            out = _cite(engine, args, text)
+        else:
+            tokens = args.max_new_tokens or 128
+            gen = engine.call(lambda g, c: g.explain(text, args.mode, tokens, c), "explain")
+            out = gen.text
+    finally:
+        engine.shutdown()
+    sys.stdout.write(out + "\n")
+    return 0
+
+
+def _complete(engine, args, text: str) -> str:
+    from .engine.decoding import DecodeSettings
+
+    settings = DecodeSettings(
+        strategy="sample" if args.suggestions > 1 else "greedy",
+        num_return=args.suggestions,
+        max_new_tokens=args.max_new_tokens or 48,
+        temperature=args.temperature,
+        seed=args.seed,
+    )
+    gens = engine.call(lambda g, c: g.complete(text, settings, c), "complete")
+    return "\n---\n".join(g.text for g in gens)
+
+
+def _cite(engine, args, text: str) -> str:
+    tokens = args.max_new_tokens or 48
+    found = engine.call(lambda g, c: g.cite(text, args.suggestions, args.diversity, tokens, c), "cite")
+    if not found:
+        return "(no suggestion)"
+    return "\n".join(f"{s.confidence.probability:.2f}\t{s.text}" for s in found)
+
+
+def _serve(args) -> int:
+    try:
+        from .server import serve
+    except ImportError:
+        sys.stderr.write("galactica-lsp: the language server is not built yet; use a command (see --help)\n")
+        return EXIT_ERROR
+    return serve(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.verbose < 2:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        return _run_command(args) if args.command else _serve(args)
+    except ModelError as exc:
+        status, message = EXIT_MODEL, str(exc)
+    except DoesNotFitError as exc:
+        status, message = EXIT_FIT, str(exc)
+    except DeviceError as exc:
+        status, message = EXIT_DEVICE, str(exc)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # anything else still gets one line, not a traceback
+        log.debug("failed", exc_info=True)
+        status, message = EXIT_ERROR, f"{type(exc).__name__}: {exc}"
+    sys.stderr.write(f"galactica-lsp: error: {message}\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""The decoding loops: greedy, sampling, beam search and diverse beam search.
+
+Owns: turning a prompt's token ids into continuations with a model that keeps
+its KV cache between steps. Written here rather than taken from
+``generate()`` because the server needs, at every step: a cancellation check
+(a cancelled request stops within one token), a wall-clock cap, per-token
+log-probabilities of every returned sequence, and Hamming-diverse beam search,
+which transformers 5 no longer ships. The prompt is prefilled once; beams and
+samples share that prefill by copying its cache rows.
+
+Device is data: tensors go where the model's embeddings are; no branch here
+knows whether that is a CPU, a GPU or MPS.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from .galactica import EOS_ID, PAD_ID
+
+STRATEGIES = ("greedy", "sample", "beam")
+
+
+class Cancelled(Exception):
+    """The request was cancelled; decoding stopped at the next step."""
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """How to decode; every field has the default an interactive completion wants."""
+
+    strategy: str = "greedy"
+    max_new_tokens: int = 32
+    num_return: int = 1  # samples, or beams, returned
+    temperature: float = 0.7  # sampling only
+    top_p: float = 0.95
+    top_k: int = 0  # 0: no top-k cut
+    seed: int | None = None
+    num_beams: int = 1
+    beam_groups: int = 1  # > 1 with diversity > 0: diverse beam search
+    diversity: float = 0.0  # Hamming penalty per earlier group that chose the token this step
+    length_penalty: float = 1.0
+    stop_token_ids: tuple[int, ...] = (EOS_ID,)
+    stop_strings: tuple[str, ...] = ()
+    time_limit: float | None = None  # seconds of wall clock for the whole generation
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        if self.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if self.strategy == "beam":
+            if self.num_beams < max(self.num_return, 1):
+                raise ValueError("num_beams must be at least num_return")
+            if self.num_beams % self.beam_groups:
+                raise ValueError("num_beams must be a multiple of beam_groups")
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How sure the model was of a sequence, from its per-token log-probabilities.
+
+    ``minimum`` and ``total`` are what galai's guide scores references by;
+    ``probability`` is the geometric mean of the token probabilities (0–1).
+    """
+
+    minimum: float
+    total: float
+    mean: float
+
+    @property
+    def probability(self) -> float:
+        return math.exp(self.mean)
+
+    @classmethod
+    def of(cls, logprobs: Sequence[float]) -> Confidence:
+        if not logprobs:
+            return cls(0.0, 0.0, 0.0)
+        return cls(min(logprobs), sum(logprobs), sum(logprobs) / len(logprobs))
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[float, ...]  # one per token in token_ids
+    finish_reason: str  # "eos" | "stop" | "length" | "time"
+
+    @property
+    def confidence(self) -> Confidence:
+        return Confidence.of(self.logprobs)
+
+
+@dataclass
+class _Hypothesis:
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    score: float = 0.0  # what beams are ranked by (includes diversity penalties)
+    finish: str | None = None
+
+    def extended(self, token: int, logprob: float, score: float) -> _Hypothesis:
+        return _Hypothesis(self.ids + [token], self.logprobs + [logprob], score)
+
+    def normalised(self, length_penalty: float) -> float:
+        return sum(self.logprobs) / max(len(self.logprobs), 1) ** length_penalty
+
+
+class _Stepper:
+    """Feeds tokens to the model and keeps its cache; one forward per step."""
+
+    def __init__(self, model):
+        self.model = model
+        self.device = model.get_input_embeddings().weight.device
+        self.cache = None
+
+    @torch.inference_mode()
+    def __call__(self, ids: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities of the next token for each row, float32, shape [rows, vocab]."""
+        out = self.model(input_ids=ids.to(self.device), past_key_values=self.cache, use_cache=True, logits_to_keep=1)
+        self.cache = out.past_key_values
+        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+
+    def select_rows(self, rows: list[int]) -> None:
+        """Keep (and copy) cache rows: beam reordering, or one prefill fanned out to N rows."""
+        self.cache.reorder_cache(torch.tensor(rows, device=self.device))
+
+
+class _Finisher:
+    """Decides when a sequence ends and what its text is."""
+
+    def __init__(self, settings: DecodeSettings, decode: Callable[[list[int]], str]):
+        self.settings = settings
+        self.decode = decode
+
+    def reason(self, ids: list[int]) -> str | None:
+        if ids and ids[-1] in self.settings.stop_token_ids:
+            return "eos" if ids[-1] == EOS_ID else "stop"
+        if self.settings.stop_strings:
+            tail = self.decode(ids[-16:])
+            if any(s in tail for s in self.settings.stop_strings):
+                return "stop"
+        return None
+
+    def result(self, hyp: _Hypothesis, reason: str) -> Generation:
+        ids = hyp.ids[:-1] if reason in ("eos", "stop") and hyp.ids[-1] in self.settings.stop_token_ids else hyp.ids
+        text = self.decode(ids)
+        for stop in self.settings.stop_strings:
+            cut = text.find(stop)
+            if cut != -1:
+                text = text[:cut]
+        return Generation(text, tuple(hyp.ids), tuple(hyp.logprobs), reason)
+
+
+def generate(
+    model,
+    prompt_ids: Sequence[int],
+    settings: DecodeSettings,
+    decode: Callable[[list[int]], str],
+    cancelled: Callable[[], bool] = lambda: False,
+) -> list[Generation]:
+    """Continue ``prompt_ids``; ``decode`` turns generated ids into text.
+
+    ``cancelled`` is polled before every forward pass; when it returns True the
+    loop raises :class:`Cancelled`, and the cache is dropped with the stepper.
+    """
+    if not prompt_ids:
+        raise ValueError("empty prompt")
+    deadline = time.monotonic() + settings.time_limit if settings.time_limit else math.inf
+    finisher = _Finisher(settings, decode)
+    step = _Stepper(model)
+    if cancelled():
+        raise Cancelled()
+    # Prefill: the whole prompt once, for one row.
+    first = step(torch.tensor([list(prompt_ids)]))
+    if settings.strategy == "beam":
+        return _beam_search(step, first, settings, finisher, cancelled, deadline)
+    return _sample(step, first, settings, finisher, cancelled, deadline)
+
+
+def _pick(logprobs: torch.Tensor, settings: DecodeSettings, generator: torch.Generator | None) -> torch.Tensor:
+    """Greedy: the most likely token. Sampling: temperature, then top-k, then nucleus (top-p)."""
+    if settings.strategy == "greedy" or settings.temperature <= 0:
+        return logprobs.argmax(dim=-1)
+    scores = logprobs / settings.temperature
+    if settings.top_k > 0:
+        kth = torch.topk(scores, min(settings.top_k, scores.shape[-1])).values[:, -1:]
+        scores = scores.masked_fill(scores < kth, -math.inf)
+    if settings.top_p < 1.0:
+        sorted_scores, order = scores.sort(dim=-1, descending=True)
+        cumulative = sorted_scores.softmax(dim=-1).cumsum(dim=-1)
+        drop = cumulative - sorted_scores.softmax(dim=-1) > settings.top_p  # keep the token that crosses top_p
+        scores = scores.scatter(-1, order, sorted_scores.masked_fill(drop, -math.inf))
+    return torch.multinomial(scores.softmax(dim=-1), 1, generator=generator).squeeze(-1)
+
+
+def _sample(step, logprobs, settings, finisher, cancelled, deadline) -> list[Generation]:
+    rows = settings.num_return if settings.strategy == "sample" else 1
+    generator = None
+    if settings.strategy == "sample" and settings.seed is not None:
+        generator = torch.Generator(device=logprobs.device).manual_seed(settings.seed)
+    if rows > 1:
+        step.select_rows([0] * rows)  # one prefill, N independent continuations
+        logprobs = logprobs.expand(rows, -1)
+    hyps = [_Hypothesis() for _ in range(rows)]
+    for _ in range(settings.max_new_tokens):
+        tokens = _pick(logprobs, settings, generator)
+        chosen = logprobs.gather(-1, tokens[:, None]).squeeze(-1).tolist()
+        for hyp, token, lp in zip(hyps, tokens.tolist(), chosen):
+            if hyp.finish is None:
+                hyp.ids.append(token)
+                hyp.logprobs.append(lp)
+                hyp.finish = finisher.reason(hyp.ids)
+        if all(h.finish for h in hyps):
+            break
+        if cancelled():
+            raise Cancelled()
+        if time.monotonic() > deadline:
+            for hyp in hyps:
+                hyp.finish = hyp.finish or "time"
+            break
+        # Finished rows are fed padding; their output is ignored.
+        feed = [[t if h.finish is None else PAD_ID] for h, t in zip(hyps, tokens.tolist())]
+        logprobs = step(torch.tensor(feed))
+    return [finisher.result(h, h.finish or "length") for h in hyps]
+
+
+def _beam_search(step, first, settings, finisher, cancelled, deadline) -> list[Generation]:
+    """Beam search; with ``beam_groups`` > 1, Hamming-diverse beam search.
+
+    Diverse beam search (Vijayakumar et al., 2016): the beams are split into
+    groups that advance one after another at each step; a token that earlier
+    groups chose at this step costs ``diversity`` per choice, so groups spread
+    over different continuations. With one group it is plain beam search.
+    """
+    groups, per_group = settings.beam_groups, settings.num_beams // settings.beam_groups
+    vocab = first.shape[-1]
+    # rows[g]: the live hypotheses of group g, one per cache row; all groups start from the prompt row.
+    rows: list[list[_Hypothesis]] = [[_Hypothesis()] for _ in range(groups)]
+    parents: list[list[int]] = [[0] for _ in range(groups)]
+    finished: list[list[_Hypothesis]] = [[] for _ in range(groups)]
+    done = [False] * groups
+    logprobs = first
+    for length in range(1, settings.max_new_tokens + 1):
+        chosen_this_step = torch.zeros(vocab, device=logprobs.device)
+        new_rows, new_parents = [], []
+        for g in range(groups):
+            if done[g]:
+                new_rows.append(rows[g])
+                new_parents.append(parents[g])
+                continue
+            # Candidates: every live hypothesis of the group times every token.
+            group_lp = logprobs[parents[g]]
+            scores = torch.tensor([h.score for h in rows[g]], device=logprobs.device)[:, None] + group_lp
+            scores = scores - settings.diversity * chosen_this_step
+            top = torch.topk(scores.flatten(), min(2 * per_group, scores.numel()))
+            keep, keep_parents = [], []
+            for rank, (score, flat) in enumerate(zip(top.values.tolist(), top.indices.tolist())):
+                r, token = divmod(flat, vocab)
+                if score == -math.inf:
+                    break
+                hyp = rows[g][r].extended(token, group_lp[r, token].item(), score)
+                reason = finisher.reason(hyp.ids)
+                if reason:
+                    # As in the usual beam search: an ending counts only if it ranks among the beams.
+                    if rank < per_group:
+                        hyp.finish = reason
+                        finished[g].append(hyp)
+                    continue
+                keep.append(hyp)
+                keep_parents.append(parents[g][r])
+                if len(keep) == per_group:
+                    break
+            for hyp in keep:
+                chosen_this_step[hyp.ids[-1]] += 1
+            done[g] = not keep or _group_done(finished[g], keep, per_group, length, settings.length_penalty)
+            new_rows.append(keep or rows[g])
+            new_parents.append(keep_parents or parents[g])
+        rows = new_rows
+        if all(done) or length == settings.max_new_tokens:
+            break
+        if cancelled():
+            raise Cancelled()
+        if time.monotonic() > deadline:
+            _close_groups(rows, finished, done, "time")
+            break
+        # Reorder the cache so that row i holds the prefix of live hypothesis i, then step.
+        flat_parents = [p for ps in new_parents for p in ps]
+        step.select_rows(flat_parents)
+        feed = [[h.ids[-1] if h.ids else PAD_ID] for hs in rows for h in hs]
+        logprobs = step(torch.tensor(feed))
+        parents, offset = [], 0
+        for hs in rows:
+            parents.append(list(range(offset, offset + len(hs))))
+            offset += len(hs)
+    _close_groups(rows, finished, done, "length")
+    # Each group contributes its own best endings, so that diverse groups stay represented.
+    best = [h for hs in finished for h in _best(hs, per_group, settings.length_penalty)]
+    ranked = _best(best, len(best), settings.length_penalty)
+    return [finisher.result(h, h.finish) for h in ranked[: settings.num_return]]
+
+
+def _best(hyps, count, length_penalty) -> list[_Hypothesis]:
+    return sorted(hyps, key=lambda h: -h.normalised(length_penalty))[:count]
+
+
+def _group_done(finished, live, per_group, length, length_penalty) -> bool:
+    """A group is done when it has enough finished beams and no live one can beat them."""
+    if len(finished) < per_group:
+        return False
+    worst_kept = sorted(h.normalised(length_penalty) for h in finished)[-per_group]
+    best_live = max(sum(h.logprobs) for h in live) / length**length_penalty
+    return best_live <= worst_kept
+
+
+def _close_groups(rows, finished, done, reason) -> None:
+    for g, hs in enumerate(rows):
+        if not done[g]:
+            for hyp in hs:
+                if hyp.ids and hyp.finish is None:
+                    hyp.finish = reason
+                    finished[g].append(hyp)

@@ -1,0 +1,234 @@
+"""Finding, checking and loading a model.
+
+Owns: turning ``--model`` (a size name, ``tiny``, a hub id or a local
+directory) into a :class:`ModelSource`; reading its shape without loading it;
+refusing, before any download or load, a model that cannot fit; downloading
+with byte progress; loading through ``from_pretrained`` onto the placement
+(split over GPUs by accelerate's device map when one is not enough); and
+setting up Galactica's tokenizer. With ``HF_HUB_OFFLINE=1`` or a local
+directory no network is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalogue import SIZES, TINY, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
+from .devices import Placement, place
+from .galactica import configure_tokenizer
+from .memory import MemoryPlan, check_fits
+
+log = logging.getLogger(__name__)
+
+# What a checkpoint needs; weights come as safetensors where the repository has them.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_CONFIG_FILES = ["config.json", "generation_config.json", "tokenizer*.json", "special_tokens_map.json"]
+
+
+class ModelError(ValueError):
+    """The model named cannot be found or is not a causal language model we can serve."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    name: str  # what the user asked for
+    kind: str  # "tiny" | "size" | "hub" | "local"
+    location: str  # hub id or directory
+    entry: CatalogueEntry | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind in ("tiny", "local")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of a load: ``stage`` is "check", "download", "load" or "ready"."""
+
+    stage: str
+    message: str
+    done: int = 0
+    total: int = 0
+
+    @property
+    def fraction(self) -> float | None:
+        return self.done / self.total if self.total else None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class LoadedModel:
+    source: ModelSource
+    placement: Placement
+    plan: MemoryPlan
+    shape: ModelShape
+    model: object
+    tokenizer: object
+    load_seconds: float
+
+    def describe(self) -> str:
+        return f"{self.source.name} on {self.placement.describe()}"
+
+
+def resolve(model: str) -> ModelSource:
+    """Name → source; raises :class:`ModelError` for what is none of the accepted forms."""
+    name = model.strip()
+    if name == TINY:
+        from ..tiny import TINY_MODEL_DIR
+
+        return ModelSource(name, "tiny", str(TINY_MODEL_DIR))
+    if name in SIZES:
+        entry = SIZES[name]
+        return ModelSource(name, "size", entry.hub_id, entry)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return ModelSource(name, "local", str(path.resolve()))
+    if _HUB_ID.match(name):
+        return ModelSource(name, "hub", name, entry_for_hub_id(name))
+    if name.startswith((".", "/", "~")) or "/" in name or os.sep in name:
+        raise ModelError(f"model directory {name!r} does not exist")
+    sizes = ", ".join([*SIZES, TINY])
+    raise ModelError(f"unknown model {name!r}: use a size ({sizes}), a hub id like facebook/galactica-125m, or a directory")
+
+def read_shape(source: ModelSource) -> ModelShape:
+    """The shape from the catalogue or the checkpoint's ``config.json`` (downloaded alone if needed)."""
+    if source.entry is not None:
+        return source.entry.shape
+    if source.is_local:
+        config_path = Path(source.location) / "config.json"
+        if not config_path.is_file():
+            raise ModelError(f"{source.location} has no config.json: not a model directory")
+    else:
+        config_path = Path(_hub_file(source.location, "config.json"))
+    try:
+        return ModelShape.from_config(json.loads(config_path.read_text()))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{config_path}: {exc}") from exc
+
+
+def _hub_file(repo_id: str, filename: str) -> str:
+    """One file of a hub repository: from the cache, else downloaded."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return hf_hub_download(repo_id, filename, local_files_only=True)
+    except LocalEntryNotFoundError:
+        if _offline():
+            raise _not_cached(repo_id) from None
+    try:
+        return hf_hub_download(repo_id, filename)
+    except Exception as exc:  # network, authentication, a repository that does not exist
+        raise ModelError(f"cannot get {filename} of {repo_id}: {type(exc).__name__}: {exc}") from exc
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+
+
+def _not_cached(repo_id: str) -> ModelError:
+    return ModelError(
+        f"{repo_id} is not in the local cache and the model hub cannot be reached"
+        f" (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '0')}): download it once, or pass a local directory"
+    )
+
+
+def _progress_bar_class(report: ProgressCallback):
+    """A tqdm class that forwards huggingface_hub's byte counts to ``report``."""
+    from tqdm.auto import tqdm
+
+    class ReportingBar(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True  # never draw on stdout/stderr: stdout carries the protocol
+            super().__init__(*args, **kwargs)
+
+        def update(self, n=1):
+            super().update(n)
+            if self.unit == "B":
+                report(Progress("download", f"downloading {self.desc or ''}".strip(), int(self.n), int(self.total or 0)))
+
+    return ReportingBar
+
+
+def download(source: ModelSource, report: ProgressCallback) -> str:
+    """A local directory with the checkpoint: the hub cache when it has it, else a download."""
+    if source.is_local:
+        return source.location
+    from huggingface_hub import list_repo_files, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    def fetch(weights: list[str], local_only: bool) -> str:
+        return snapshot_download(
+            source.location,
+            allow_patterns=_CONFIG_FILES + weights,
+            local_files_only=local_only,
+            tqdm_class=_progress_bar_class(report),
+        )
+
+    safetensors, pickles = ["*.safetensors", "*.safetensors.index.json"], ["*.bin", "*.bin.index.json"]
+    try:
+        # Cached already: no network at all, whatever HF_HUB_OFFLINE says.
+        return fetch(safetensors + pickles, local_only=True)
+    except LocalEntryNotFoundError:
+        if _offline():
+            raise _not_cached(source.location) from None
+    try:
+        files = list_repo_files(source.location)
+        # Older checkpoints (Galactica's) ship PyTorch pickles; take safetensors where there are some.
+        return fetch(safetensors if any(f.endswith(".safetensors") for f in files) else pickles, local_only=False)
+    except Exception as exc:  # network, authentication, disk: all end the same way for the user
+        raise ModelError(f"cannot download {source.location}: {type(exc).__name__}: {exc}") from exc
+
+
+def load(
+    model: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    context_tokens: int = 2048,
+    sequences: int = 1,
+    report: ProgressCallback = lambda p: None,
+) -> LoadedModel:
+    """Check that the model fits, then download and load it; every step is reported."""
+    started = time.monotonic()
+    source = resolve(model)
+    placement = place(device, dtype)
+    shape = read_shape(source)
+    report(Progress("check", f"checking memory for {source.name} on {placement.describe()}"))
+    plan = check_fits(source.name, shape, placement, context_tokens, sequences)
+    log.info("memory plan for %s: %s", source.name, plan.describe())
+    directory = download(source, report)
+    report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
+    model_obj, tokenizer = _from_pretrained(directory, placement, plan)
+    report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
+    loaded = LoadedModel(source, placement, plan, shape, model_obj, tokenizer, time.monotonic() - started)
+    report(Progress("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s"))
+    return loaded
+
+
+def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if plan.devices > 1:
+        # Spread the layers over every GPU, each filled up to its free memory.
+        device_map = "auto"
+        max_memory = {i: free for i, free in enumerate(placement.free_bytes)}
+    else:
+        device_map, max_memory = {"": placement.torch_device}, None
+    try:
+        tokenizer = configure_tokenizer(AutoTokenizer.from_pretrained(directory))
+        model = AutoModelForCausalLM.from_pretrained(
+            directory, dtype=placement.torch_dtype, device_map=device_map, max_memory=max_memory
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot load {directory}: {exc}") from exc
+    model.eval()
+    return model, tokenizer

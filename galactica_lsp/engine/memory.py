@@ -1,0 +1,93 @@
+"""Will it fit? The memory estimate made before any load starts.
+
+Owns: the estimate of weights + KV cache + working memory for a model shape,
+a context length and a number of parallel sequences on a placement, the check
+that refuses a load that would die half-way, and the answer to "which is the
+largest Galactica that fits here".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .catalogue import SIZES, CatalogueEntry, ModelShape, human_bytes
+from .devices import Placement
+
+# Memory the runtime itself needs beside the model: the CUDA context and
+# allocator slack, Metal's, or the Python process with torch on a CPU.
+RUNTIME_RESERVE = {"cuda": 768 * 2**20, "mps": 512 * 2**20, "cpu": 768 * 2**20}
+
+
+class DoesNotFitError(RuntimeError):
+    """Raised before loading a model that the device's free memory cannot hold."""
+
+    def __init__(self, message: str, plan: MemoryPlan):
+        super().__init__(message)
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    weights: int
+    kv_cache: int
+    working: int  # activations of one prefill step plus the runtime reserve
+    available: int  # free bytes usable for this model (summed over GPUs when it may be split)
+    devices: int  # how many devices the weights would be spread over
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.working
+
+    @property
+    def fits(self) -> bool:
+        return self.total <= self.available
+
+    def describe(self) -> str:
+        where = f" over {self.devices} GPUs" if self.devices > 1 else ""
+        return (
+            f"needs {human_bytes(self.total)} (weights {human_bytes(self.weights)}, "
+            f"KV cache {human_bytes(self.kv_cache)}, working {human_bytes(self.working)}), "
+            f"{human_bytes(self.available)} free{where}"
+        )
+
+
+def estimate(shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1) -> MemoryPlan:
+    """Memory for ``sequences`` parallel sequences of ``context_tokens`` each (prompt + new tokens)."""
+    context_tokens = min(context_tokens, shape.max_positions)
+    weights = shape.weight_bytes(placement.dtype)
+    kv = shape.kv_bytes_per_token(placement.dtype) * context_tokens * sequences
+    element = shape.weight_bytes(placement.dtype) // max(shape.parameters, 1)
+    # One prefill of the whole context: the MLP's widest activation and the
+    # attention scores of one layer (eager attention's worst case) live at once.
+    activations = context_tokens * (shape.ffn_dim + 4 * shape.hidden_size) * element
+    activations += shape.num_heads * context_tokens * context_tokens * element
+    # Log-probabilities over the vocabulary for every sequence, in float32.
+    activations += sequences * shape.vocab_size * 4 * 2
+    free = placement.free_bytes
+    reserve = RUNTIME_RESERVE[placement.kind]
+    if placement.kind == "cuda" and len(free) > 1 and weights + kv + activations + reserve > max(free):
+        # accelerate's device map spreads the layers over every GPU; each keeps its own reserve.
+        return MemoryPlan(weights, kv, activations + reserve * len(free), sum(free), len(free))
+    return MemoryPlan(weights, kv, activations + reserve, max(free), 1)
+
+def largest_fitting(placement: Placement, context_tokens: int, sequences: int = 1) -> CatalogueEntry | None:
+    fitting = [e for e in SIZES.values() if estimate(e.shape, placement, context_tokens, sequences).fits]
+    return max(fitting, key=lambda e: e.shape.parameters, default=None)
+
+
+def check_fits(name: str, shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1) -> MemoryPlan:
+    """Return the plan, or raise :class:`DoesNotFitError` with the numbers and the largest size that fits."""
+    plan = estimate(shape, placement, context_tokens, sequences)
+    if plan.fits:
+        return plan
+    best = largest_fitting(placement, context_tokens, sequences)
+    advice = (
+        f"the largest Galactica that fits is {best.name} ({best.label})"
+        if best
+        else "no Galactica size fits; free memory or use another device"
+    )
+    message = (
+        f"{name} does not fit on {placement.describe()}: it {plan.describe()}; {advice}"
+        f" (or lower contextTokens/suggestions, or pick a smaller dtype)"
+    )
+    raise DoesNotFitError(message, plan)
