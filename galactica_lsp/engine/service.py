@@ -31,7 +31,7 @@ from .galactica import (
     work_prompt,
 )
 from .loading import LoadedModel, ProgressCallback, load
-from .worker import Priority, Worker
+from .worker import Job, Priority, Worker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -211,9 +211,15 @@ class Engine:
 
         return job
 
+    def submit(self, task: Callable[[Galactica, Callable[[], bool]], T], priority: Priority, label: str) -> Job[T]:
+        """Queue a task; raises :class:`ModelNotReady` at once rather than waiting for a load."""
+        if self.state != "ready":
+            raise ModelNotReady(self.not_ready_reason())
+        return self.worker.submit(self._task(task), priority, label)
+
     async def run(self, task: Callable[[Galactica, Callable[[], bool]], T], priority: Priority, label: str) -> T:
-        """Run a task on the worker from the event loop."""
-        if self._galactica is None and self.state != "loading":
+        """Run a task on the worker from the event loop; cancelling the caller cancels the task."""
+        if self.state != "ready":
             raise ModelNotReady(self.not_ready_reason())
         return await self.worker.run(self._task(task), priority, label)
 

@@ -53,6 +53,7 @@ class Job(Generic[T]):
         self.label = label
         self.future: concurrent.futures.Future[T] = concurrent.futures.Future()
         self.submitted = time.monotonic()
+        self.superseded = False  # set when a newer request for the same place replaced this one
         self._cancel = threading.Event()
 
     def cancel(self) -> None:

@@ -1,0 +1,142 @@
+"""Ghost text and the completion menu.
+
+LSP methods: ``textDocument/inlineCompletion`` (LSP 3.18, ghost text) and
+``textDocument/completion`` (the menu: continuations for clients without
+inline completion, and citations everywhere, see ``citations``). Both answer
+``isIncomplete``/empty quickly when the gate says no, when the model is not
+ready, or when a newer request for the same document replaced this one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+
+from ..analysis.context import looks_binary, prompt_before
+from ..analysis.gate import completion_gate
+from ..analysis.triggers import citation_trigger_at
+from ..engine.decoding import DecodeSettings
+from ..engine.service import ModelNotReady
+from ..engine.worker import Priority
+from .citations import citation_items
+from .server import GalacticaServer, OpenDocument, Superseded
+from .window import window_at
+
+log = logging.getLogger(__name__)
+_WORD_BEFORE = re.compile(r"[\w\\]+$")
+TRIGGER_CHARACTERS = ["{", "@", ",", "]", "`", " "]
+
+
+def decode_settings(ls: GalacticaServer, mode: str, count: int) -> DecodeSettings:
+    """One line, or up to a blank line; several suggestions by beams (temperature 0) or by sampling."""
+    s = ls.settings
+    strategy = "greedy" if count == 1 else ("sample" if s.temperature > 0 else "beam")
+    return DecodeSettings(
+        strategy=strategy,
+        max_new_tokens=s.max_new_tokens,
+        num_return=count,
+        num_beams=count if strategy == "beam" else 1,
+        temperature=s.temperature or 1.0,
+        top_p=s.top_p,
+        top_k=s.top_k,
+        stop_strings=("\n",) if mode == "line" else ("\n\n",),
+        time_limit=s.time_limit,
+    )
+
+
+async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, feature: str) -> list[str]:
+    """What the model would write at ``offset``; empty when the gate says not here or the model is busy elsewhere."""
+    if not ls.language_enabled(doc.language):
+        return []
+    window = window_at(doc.text, offset)
+    if looks_binary(window.text):
+        log.info("%s looks binary: no completion", doc.uri)
+        return []
+    if citation_trigger_at(window.text, window.cursor, doc.language):
+        return []  # citations come through the menu
+    gate = completion_gate(window.text, window.cursor, doc.language, in_comments=ls.settings.complete_in_comments)
+    if gate.mode == "none":
+        log.debug("no completion at %s:%d: %s", doc.uri, offset, gate.reason)
+        return []
+    prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens)
+    settings = decode_settings(ls, gate.mode, ls.settings.suggestions)
+    try:
+        generations = await ls.model(
+            lambda g, cancelled: g.complete(prompt.text, settings, cancelled, new_document=prompt.starts_document),
+            Priority.INTERACTIVE,
+            f"{feature} completion",
+            supersede=(doc.uri, "completion"),
+        )
+    except ModelNotReady:
+        ls.not_ready("completion")
+        return []
+    except Superseded:
+        return []
+    texts: list[str] = []
+    for gen in generations:
+        text = gen.text.rstrip() if gate.mode == "line" else gen.text.rstrip("\n ")
+        if text.strip() and text not in texts:
+            texts.append(text)
+    return texts
+
+
+def register(server: GalacticaServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(ls: GalacticaServer, params: types.InlineCompletionParams):
+        doc = ls.document(params.text_document.uri)
+        if doc is None or not ls.settings.inline:
+            return types.InlineCompletionList(items=[])
+        offset = doc.offset(params.position, ls.encoding)
+        position = doc.position(offset, ls.encoding)
+        texts = await continuations(ls, doc, offset, "inline")
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=t, range=types.Range(position, position)) for t in texts]
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=False),
+    )
+    async def completion(ls: GalacticaServer, params: types.CompletionParams):
+        doc = ls.document(params.text_document.uri)
+        if doc is None or not ls.language_enabled(doc.language):
+            return types.CompletionList(is_incomplete=True, items=[])
+        offset = doc.offset(params.position, ls.encoding)
+        window = window_at(doc.text, offset)
+        trigger = citation_trigger_at(window.text, window.cursor, doc.language)
+        if trigger is not None:
+            items = await citation_items(ls, doc, window, trigger)
+            return types.CompletionList(is_incomplete=True, items=items)
+        inline = get_capability(ls.client_capabilities, "text_document.inline_completion", None) is not None
+        if inline and ls.settings.inline:
+            return types.CompletionList(is_incomplete=True, items=[])  # ghost text serves this client
+        texts = await continuations(ls, doc, offset, "menu")
+        return types.CompletionList(is_incomplete=True, items=menu_items(doc, offset, texts, ls.encoding))
+
+
+def menu_items(doc: OpenDocument, offset: int, texts: list[str], encoding: str) -> list[types.CompletionItem]:
+    """Menu entries that replace the word being typed, so the client's filter keeps them."""
+    line_start = doc.text.rfind("\n", 0, offset) + 1
+    word = _WORD_BEFORE.search(doc.text[line_start:offset])
+    start = offset - len(word.group(0)) if word else offset
+    typed = doc.text[start:offset]
+    edit_range = doc.range(start, offset, encoding)
+    items = []
+    for rank, text in enumerate(texts):
+        first_line = text.strip().splitlines()[0]
+        items.append(
+            types.CompletionItem(
+                label=(first_line[:60] + "…") if len(first_line) > 60 else first_line,
+                kind=types.CompletionItemKind.Text,
+                detail="Galactica",
+                documentation=types.MarkupContent(kind=types.MarkupKind.PlainText, value=text),
+                sort_text=f"{rank:03d}",
+                filter_text=typed + text,
+                text_edit=types.TextEdit(range=edit_range, new_text=typed + text),
+            )
+        )
+    return items
+

@@ -1,0 +1,135 @@
+"""The one typed settings object, fully defaulted and documented field by field.
+
+Owns: :class:`Settings` (snake_case in Python, camelCase on the wire, section
+``galactica`` in ``workspace/configuration``), reading it from a JSON-like
+dict where every bad value is reported by name and reason while its default is
+kept, and the table the README shows. The VS Code extension's
+``contributes.configuration`` and the Neovim example use the same names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine.catalogue import SIZES, TINY
+from .engine.devices import DEVICES, DTYPES
+
+SECTION = "galactica"
+LANGUAGES = ("latex", "markdown", "python")
+
+
+def _setting(default, doc: str, check: Callable[[Any], str | None] | None = None):
+    """A field with its documentation and a check that returns the reason a value is bad."""
+    factory = (lambda: list(default)) if isinstance(default, (list, tuple)) else None
+    meta = {"doc": doc, "check": check}
+    if factory:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _one_of(options) -> Callable[[Any], str | None]:
+    return lambda v: None if v in options else f"must be one of {', '.join(map(str, options))}"
+
+
+def _between(low: float, high: float) -> Callable[[Any], str | None]:
+    return lambda v: None if low <= v <= high else f"must be between {low} and {high}"
+
+
+def _model_name(value: str) -> str | None:
+    return None if value.strip() else "must name a size, a hub id or a directory"
+
+
+def _languages(value: list) -> str | None:
+    unknown = [v for v in value if v not in LANGUAGES]
+    return f"unknown language(s) {', '.join(map(str, unknown))}: use {', '.join(LANGUAGES)}" if unknown else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str = _setting(
+        "base", f"Model: a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory.", _model_name
+    )
+    device: str = _setting("auto", "auto (CUDA, then MPS, then CPU), cuda, mps or cpu.", _one_of(DEVICES))
+    dtype: str = _setting("auto", "auto (bf16/fp16 on GPUs, fp32 on CPU), float32, float16 or bfloat16.", _one_of(DTYPES))
+    max_new_tokens: int = _setting(32, "Tokens generated for a completion.", _between(1, 1024))
+    context_tokens: int = _setting(768, "Prompt budget in tokens, built outward from the cursor.", _between(16, 8192))
+    suggestions: int = _setting(3, "Completions offered at once (ghost text cycles through them).", _between(1, 10))
+    citation_suggestions: int = _setting(5, "References suggested at a citation.", _between(1, 10))
+    diversity: float = _setting(
+        1.0, "Diverse beam search penalty for references (0: plain beam search).", _between(0.0, 10.0)
+    )
+    temperature: float = _setting(
+        0.0, "Sampling temperature for completions beyond the first (0: beams, deterministic).", _between(0.0, 2.0)
+    )
+    top_p: float = _setting(0.95, "Nucleus sampling cut-off.", _between(0.0, 1.0))
+    top_k: int = _setting(0, "Top-k sampling cut-off (0: none).", _between(0, 1000))
+    languages: list = _setting(list(LANGUAGES), "Languages the server completes in.", _languages)
+    inline: bool = _setting(True, "Offer ghost text (inline completions).")
+    hover: bool = _setting(True, "Explain formulas on hover.")
+    complete_in_comments: bool = _setting(False, "Also complete inside LaTeX comments.")
+    citation_threshold: float = _setting(
+        0.35, "Confidence (0–1) below which a suggested reference is marked as likely made up.", _between(0.0, 1.0)
+    )
+    time_limit: float = _setting(8.0, "Wall-clock cap in seconds for one generation.", _between(0.1, 600.0))
+    explain_max_tokens: int = _setting(160, "Tokens generated for an explanation.", _between(8, 2048))
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _type_of(f: dataclasses.Field) -> type:
+    return {"str": str, "int": int, "float": float, "bool": bool, "list": list}[str(f.type)]
+
+
+def parse(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Settings from a wire dict (camelCase; snake_case accepted), and one message per bad value.
+
+    A bad value keeps the current value (the default on first read); unknown keys are reported too.
+    """
+    base = base or Settings()
+    if raw is None:
+        return base, []
+    if not isinstance(raw, dict):
+        return base, [f"settings must be an object, got {type(raw).__name__}"]
+    fields = {camel(f.name): f for f in dataclasses.fields(Settings)}
+    fields.update({f.name: f for f in dataclasses.fields(Settings)})
+    changes, errors = {}, []
+    for key, value in raw.items():
+        f = fields.get(key)
+        if f is None:
+            errors.append(f"{SECTION}.{key}: unknown setting (ignored)")
+            continue
+        wanted = _type_of(f)
+        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+            errors.append(f"{SECTION}.{camel(f.name)}: expected {wanted.__name__}, got {value!r}; kept {getattr(base, f.name)!r}")
+            continue
+        reason = f.metadata["check"](value) if f.metadata["check"] else None
+        if reason:
+            errors.append(f"{SECTION}.{camel(f.name)}: {value!r} {reason}; kept {getattr(base, f.name)!r}")
+            continue
+        changes[f.name] = value
+    return base.replace(**changes), errors
+
+
+def to_wire(settings: Settings) -> dict:
+    return {camel(f.name): getattr(settings, f.name) for f in dataclasses.fields(Settings)}
+
+
+def markdown_table() -> str:
+    """The README's settings table, made from the fields themselves."""
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for f in dataclasses.fields(Settings):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        rows.append(f"| `{SECTION}.{camel(f.name)}` | `{json.dumps(default)}` | {f.metadata['doc']} |")
+    return "\n".join(rows)
