@@ -216,6 +216,9 @@ def load(
 
 def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # progress goes through ``report``, not tqdm on a terminal
 
     if plan.devices > 1:
         # Spread the layers over every GPU, each filled up to its free memory.

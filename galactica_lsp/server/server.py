@@ -133,6 +133,8 @@ class GalacticaServer(LanguageServer):
         """
         started = time.monotonic()
         job = self.engine.submit(task, priority, label)
+        if priority == Priority.BACKGROUND:
+            self.notify_status("busy", label)  # long work: the editor may show a spinner
         if supersede is not None:
             older = self._latest.get(supersede)
             if older is not None:
@@ -148,6 +150,8 @@ class GalacticaServer(LanguageServer):
                 raise Superseded(label) from None
             raise
         finally:
+            if priority == Priority.BACKGROUND and self.engine.state == "ready":
+                self.notify_status("ready", f"{label} done")
             if supersede is not None and self._latest.get(supersede) is job:
                 del self._latest[supersede]
             self.latencies[label] = round((time.monotonic() - started) * 1000, 1)
@@ -206,6 +210,8 @@ class GalacticaServer(LanguageServer):
         progress = await self._begin_progress(f"Loading Galactica ({s.model})")
 
         def report(p: Progress) -> None:  # called on the worker thread
+            if p.stage == "ready":
+                return  # said below, once the server has the model
             percentage = int(100 * p.fraction) if p.fraction is not None else None
             loop.call_soon_threadsafe(self._report_load, progress, p.message, percentage)
 
