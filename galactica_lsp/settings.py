@@ -72,7 +72,9 @@ class Settings:
     hover: bool = _setting(True, "Explain formulas on hover.")
     complete_in_comments: bool = _setting(False, "Also complete inside LaTeX comments.")
     citation_threshold: float = _setting(
-        0.35, "Confidence (0–1) below which a suggested reference is marked as likely made up.", _between(0.0, 1.0)
+        0.1,
+        "Probability (0–1) the model gives a suggested reference below which it is marked as likely made up.",
+        _between(0.0, 1.0),
     )
     time_limit: float = _setting(8.0, "Wall-clock cap in seconds for one generation.", _between(0.1, 600.0))
     explain_max_tokens: int = _setting(160, "Tokens generated for an explanation.", _between(8, 2048))

@@ -108,6 +108,7 @@ def test_decode_keeps_markers_and_drops_padding(real_tokenizer):
         ("As in [START_REF] Attention is", "As in [START_REF] Attention is"),  # an open reference is continued
         ("A [START_REF] T, X[END_REF] and B", "A [START_REF] T, X[END_REF] and B [START_REF]"),
         ("", "[START_REF]"),
+        ("Word embeddings [START_REF]\n\nRecurrent networks", "Word embeddings [START_REF]\n\nRecurrent networks [START_REF]"),
     ],
 )
 def test_reference_prompt_follows_galai_rules(text, prompt):

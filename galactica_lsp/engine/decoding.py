@@ -65,8 +65,11 @@ class DecodeSettings:
 class Confidence:
     """How sure the model was of a sequence, from its per-token log-probabilities.
 
-    ``minimum`` and ``total`` are what galai's guide scores references by;
-    ``probability`` is the geometric mean of the token probabilities (0–1).
+    ``minimum`` and ``total`` are what galai's guide scores references by.
+    ``probability`` is exp(total): the model's probability of writing exactly
+    this sequence (for a reference: of this paper, given the context; several
+    real papers for one context share the mass). ``token_probability`` is the
+    geometric mean per token, for long free text such as explanations.
     """
 
     minimum: float
@@ -75,6 +78,10 @@ class Confidence:
 
     @property
     def probability(self) -> float:
+        return math.exp(self.total)
+
+    @property
+    def token_probability(self) -> float:
         return math.exp(self.mean)
 
     @classmethod

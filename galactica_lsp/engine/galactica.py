@@ -98,10 +98,13 @@ def decode(tokenizer, ids) -> str:
 def reference_prompt(text: str) -> str:
     """The galai rule: end the prompt with ``[START_REF]`` unless an open one already does.
 
-    An open one is a ``[START_REF]`` with no ``[END_REF]`` after it: the user may
-    have typed the start of a title, which the model then continues.
+    An open one is a ``[START_REF]`` on the last line with no ``[END_REF]``
+    after it: the user may have typed the start of a title, which the model
+    then continues. An unclosed one on an earlier line is an old slip, not a
+    title being typed.
     """
-    last_open = text.rfind(START_REF)
+    last_line = text.rfind("\n") + 1
+    last_open = text.rfind(START_REF, last_line)
     if last_open != -1 and END_REF not in text[last_open:]:
         return text
     stripped = text.rstrip()

@@ -94,7 +94,9 @@ class Galactica:
         cancelled: Callable[[], bool] = lambda: False,
         time_limit: float | None = None,
     ) -> list[Suggestion]:
-        """Reference suggestions for the end of ``text`` by galai's rules, most confident first.
+        """Reference suggestions for the end of ``text`` by galai's rules, most probable first.
+
+        Only references the model closed with ``[END_REF]`` count.
 
         One beam group per suggestion when ``diversity`` > 0 (diverse beam
         search), so the suggestions are different papers, not one title's variants.
@@ -115,12 +117,14 @@ class Galactica:
         seen: set[str] = set()
         found: list[Suggestion] = []
         for gen in self.generate(prompt, settings, cancelled):
+            if gen.finish_reason != "stop":
+                continue  # never closed with [END_REF]: a run-on, not a reference
             reference = clean_reference(typed + gen.text)
             key = " ".join(reference.casefold().split())
             if reference and key not in seen:
                 seen.add(key)
                 found.append(Suggestion(Reference(reference), gen.confidence, gen.finish_reason))
-        return sorted(found, key=lambda s: -s.confidence.mean)
+        return sorted(found, key=lambda s: -s.confidence.total)
 
     def explain(
         self,

@@ -126,20 +126,25 @@ class Worker:
                 continue
             self.current = job
             started = time.monotonic()
+            result = error = None
             outcome = "done"
             try:
-                job.future.set_result(job.fn(job.cancelled))
+                result = job.fn(job.cancelled)
             except Cancelled:
                 outcome = "cancelled"
                 # A fresh exception: the caught one's traceback would keep the
                 # decoding frames, and with them the KV cache, alive.
-                job.future.set_exception(Cancelled(f"{job.label} cancelled"))
+                error = Cancelled(f"{job.label} cancelled")
             except BaseException as exc:  # the worker must outlive any job
                 outcome = "error"
                 log.info("%s failed: %s", job.label, exc)
                 log.debug("%s failed", job.label, exc_info=True)
-                job.future.set_exception(exc.with_traceback(None))  # logged above; frees the frames
-            finally:
-                self.current = None
-                ended = time.monotonic()
-                self.timings.append(Timing(job.label, started - job.submitted, ended - started, outcome))
+                error = exc.with_traceback(None)  # logged above; frees the frames
+            self.current = None
+            # The timing is kept before the caller hears the result, so a status request right after sees it.
+            self.timings.append(Timing(job.label, started - job.submitted, time.monotonic() - started, outcome))
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
+            del result, error

@@ -127,7 +127,7 @@ async def _cancellable(work, cancelled_by: asyncio.Future | None):
 def hover_markdown(latex: str, gen: Generation, model: str) -> str:
     return (
         f"**Galactica** on `{latex}`:\n\n{gen.text}\n\n---\n"
-        f"*{model}, {gen.confidence.probability:.0%} sure. Written by a language model: check it.*"
+        f"*{model}, {gen.confidence.token_probability:.0%} sure per word. Written by a language model: check it.*"
     )
 
 
@@ -228,7 +228,7 @@ def register(server: GalacticaServer) -> None:
         latex, span_end, in_docstring = found
         async with _progress(ls, f"Galactica: {dict(ACTIONS).get(mode, mode)}") as cancelled_by:
             gen = await explanation(ls, doc, latex, mode, f"{mode} command", cancelled_by)
-        result = {"latex": latex, "mode": mode, "text": gen.text, "confidence": round(gen.confidence.probability, 4),
+        result = {"latex": latex, "mode": mode, "text": gen.text, "confidence": round(gen.confidence.token_probability, 4),
                   "finishReason": gen.finish_reason, "inserted": False}
         if a.get("insert", True) and gen.text:
             doc = _open(ls, a["uri"])  # the text may have changed while the model worked

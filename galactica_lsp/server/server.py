@@ -20,7 +20,9 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from ..engine.decoding import Cancelled
@@ -60,9 +62,39 @@ class OpenDocument:
         return types.Range(self.position(start, encoding), self.position(end, encoding))
 
 
+class _Answered:
+    """A request that could not be read and has already been answered with an error."""
+
+    jsonrpc = "2.0"
+
+
+class GalacticaProtocol(LanguageServerProtocol):
+    """pygls's protocol, except that a request it cannot read is answered, never dropped."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not (isinstance(data, dict) and "id" in data and "method" in data):
+                raise
+            log.warning("cannot read %s request %r: %s", data.get("method"), data.get("id"), exc.__cause__)
+            message = f"{exc.message or type(exc).__name__}: the parameters of {data['method']} could not be read"
+            self._send_response(data["id"], error=types.ResponseError(code=exc.code, message=message))
+            return _Answered()
+
+    def handle_message(self, message):
+        if not isinstance(message, _Answered):
+            super().handle_message(message)
+
+
 class GalacticaServer(LanguageServer):
     def __init__(self, engine: Engine | None = None, base_settings: Settings | None = None):
-        super().__init__("galactica-lsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "galactica-lsp",
+            __version__,
+            protocol_cls=GalacticaProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
         self.engine = engine or Engine()
         self.base_settings = base_settings or Settings()  # the command line's model options over the defaults
         self.settings = self.base_settings
@@ -72,6 +104,14 @@ class GalacticaServer(LanguageServer):
         self._indexes: dict[str, tuple[int | None, int, LineIndex]] = {}
         self._loaded_key: tuple[str, str, str] | None = None
         self.latencies: dict[str, float] = {}
+
+    def report_server_error(self, error: Exception, source) -> None:
+        """A body that is not JSON gets JSON-RPC's parse error (id null); nothing is shown to the user."""
+        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
+            log.warning("unreadable message: %s", error)
+            self.protocol._send_response(None, error=types.ResponseError(code=-32700, message=f"Parse error: {error}"))
+            return
+        log.error("server error from %s: %s", getattr(source, "__name__", source), error)
 
     # -- background work -------------------------------------------------
 
@@ -110,7 +150,9 @@ class GalacticaServer(LanguageServer):
     def forget(self, uri: str) -> None:
         self._indexes.pop(uri, None)
         for key in [k for k in self._latest if k[0] == uri]:
-            self._latest.pop(key).cancel()
+            job = self._latest.pop(key)
+            job.superseded = True  # the document is gone: its requests are answered empty
+            job.cancel()
 
     def language_enabled(self, language: str) -> bool:
         return language in self.settings.languages

@@ -19,7 +19,9 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 CLIENTS = {"vscode": "visual-studio-code", "neovim": "neovim"}
-SERVER = [sys.executable, "-m", "galactica_lsp", "--model", "tiny", "--device", "cpu"]
+# The tiny model unless told otherwise (a directory with a rebuilt tiny model, while iterating on it).
+MODEL = os.environ.get("GALACTICA_TEST_MODEL", "tiny")
+SERVER = [sys.executable, "-m", "galactica_lsp", "--model", MODEL, "--device", "cpu"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
 
 
@@ -82,9 +84,41 @@ async def client(request, lsp_client: LanguageClient):
         types.InitializeParams(
             capabilities=capabilities(request.param),
             root_uri=Path.cwd().as_uri(),
-            initialization_options={"galactica": {"model": "tiny", "device": "cpu", "suggestions": 3}},
+            initialization_options={"galactica": {"model": MODEL, "device": "cpu", "suggestions": 3}},
         )
     )
     await wait_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(
+    params=list(CLIENTS),
+    config=ClientServerConfig(server_command=SERVER, client_factory=make_client, server_env=ENV),
+)
+async def menu_client(request, lsp_client: LanguageClient):
+    """The recorded clients as they were: no inline completion, so continuations come through the menu."""
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities(request.param, inline=False),
+            root_uri=Path.cwd().as_uri(),
+            initialization_options={"galactica": {"model": MODEL, "device": "cpu"}},
+        )
+    )
+    await wait_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client, server_env=ENV))
+async def lsp_early_client(lsp_client: LanguageClient):
+    """A session whose test starts before the model has loaded."""
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities("vscode"),
+            root_uri=Path.cwd().as_uri(),
+            initialization_options={"galactica": {"model": MODEL, "device": "cpu"}},
+        )
+    )
     yield
     await lsp_client.shutdown_session()

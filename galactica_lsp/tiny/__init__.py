@@ -1,0 +1,16 @@
+"""The project's tiny trained model: a small OPT that has memorised a small corpus.
+
+Owns: the corpus (``corpus``: citations in Galactica's ``[START_REF]`` format,
+formula explanations, ``<work>`` step-by-step answers, SymPy translations and
+LaTeX/Markdown/Python snippets), the deterministic build that trains a BPE
+tokenizer with the structure of Galactica's and an ``OPTForCausalLM`` on it
+(``build``), and the artifact itself in ``model/``. The artifact loads through
+exactly the path a real checkpoint takes (``from_pretrained`` on a directory),
+so tests can assert real outputs of the real loading and decoding code.
+Rebuild with ``python -m galactica_lsp.tiny.build``.
+"""
+
+from pathlib import Path
+
+# The checked-in artifact: config, generation config, safetensors weights and tokenizer files.
+TINY_MODEL_DIR = Path(__file__).resolve().parent / "model"

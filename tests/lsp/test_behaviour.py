@@ -1,0 +1,137 @@
+"""Behaviour under typing: cancellation, supersession, requests during load, settings, model switch."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcRequestCancelled
+
+from galactica_lsp.tiny import TINY_MODEL_DIR
+from galactica_lsp.tiny.corpus import SNIPPET_BY_NAME
+
+from .conftest import MODEL, open_document, wait_ready
+
+# A memorised LaTeX file with no blank line: from its first line the model writes ~300 tokens.
+LONG = SNIPPET_BY_NAME["contact-maps.tex"].text.split("\n")[0] + "\n"
+
+
+def inline_params(uri: str, line: int = 1, character: int = 0) -> types.InlineCompletionParams:
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        position=types.Position(line=line, character=character),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+    )
+
+
+def configure(client, **settings) -> None:
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"galactica": {"model": MODEL, "device": "cpu", **settings}})
+    )
+
+
+async def status(client) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="galactica.status"))
+
+
+async def last_job(client, outcome: str) -> dict:
+    """The worker's record of its last job, once it has that outcome (a cancelled job stops at its next step)."""
+    for _ in range(100):
+        last = (await status(client))["lastLatencies"][-1]
+        if last["outcome"] == outcome:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"last job: {last}")
+
+
+async def long_generation_ms(client, uri: str) -> float:
+    await client.text_document_inline_completion_async(inline_params(uri))
+    return (await status(client))["lastLatencies"][-1]["ranMs"]
+
+
+async def test_cancel_request_stops_the_generation_early(client):
+    configure(client, maxNewTokens=400, suggestions=1, timeLimit=60.0)
+    open_document(client, "file:///tmp/long.tex", LONG, "latex")
+    await long_generation_ms(client, "file:///tmp/long.tex")  # warm
+    full_ms = await long_generation_ms(client, "file:///tmp/long.tex")
+
+    # ensure_future: pytest-lsp's request coroutines send nothing until they are scheduled.
+    request = asyncio.ensure_future(client.protocol.send_request_async(
+        types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params("file:///tmp/long.tex"), msg_id="cancel-me"))
+    await asyncio.sleep(full_ms / 4000)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="cancel-me"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await request
+    last = await last_job(client, "cancelled")
+    assert last["ranMs"] < full_ms * 0.75
+
+
+async def test_a_newer_request_supersedes_the_older_and_both_are_answered(client):
+    configure(client, maxNewTokens=400, suggestions=1, timeLimit=60.0)
+    open_document(client, "file:///tmp/super.tex", LONG, "latex")
+    older = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params("file:///tmp/super.tex")))
+    await asyncio.sleep(0.05)
+    newer = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params("file:///tmp/super.tex")))
+    older_result, newer_result = await asyncio.gather(older, newer)
+    assert not older_result.items
+    assert newer_result.items and newer_result.items[0].insert_text.startswith("\\usepackage{amsmath}")
+
+
+async def test_the_server_answers_other_requests_while_a_generation_runs(client):
+    configure(client, maxNewTokens=400, suggestions=1, timeLimit=60.0)
+    open_document(client, "file:///tmp/busy.tex", LONG, "latex")
+    generation = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params("file:///tmp/busy.tex")))
+    await asyncio.sleep(0.05)
+    answered = await status(client)
+    assert not generation.done(), "status must come back while the model is still generating"
+    assert answered["state"] == "ready"
+    await generation
+
+
+async def test_closing_a_document_while_its_completion_runs_still_answers(client):
+    configure(client, maxNewTokens=400, suggestions=1, timeLimit=60.0)
+    open_document(client, "file:///tmp/closing.tex", LONG, "latex")
+    request = asyncio.ensure_future(client.text_document_inline_completion_async(inline_params("file:///tmp/closing.tex")))
+    await asyncio.sleep(0.05)
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri="file:///tmp/closing.tex"))
+    )
+    try:
+        result = await asyncio.wait_for(request, 30)
+        assert not result.items
+    except JsonRpcRequestCancelled:
+        pass  # a cancellation error is an answer too
+
+
+async def test_a_bad_setting_is_named_and_the_server_keeps_serving(client):
+    configure(client, maxNewTokens="lots", suggestions=99)
+    await asyncio.sleep(0.3)
+    messages = [m.message for m in client.messages]
+    assert any("galactica.maxNewTokens" in m and "expected int" in m for m in messages)
+    assert any("galactica.suggestions" in m and "between 1 and 10" in m for m in messages)
+    settings = (await status(client))["settings"]
+    assert settings["maxNewTokens"] == 32 and settings["suggestions"] == 3
+
+
+async def test_switching_the_model_reloads_with_progress(client, tmp_path):
+    copy = tmp_path / "tiny-copy"
+    shutil.copytree(TINY_MODEL_DIR, copy)
+    client.status.clear()
+    configure(client, model=str(copy))
+    await wait_ready(client)
+    states = [s["state"] if isinstance(s, dict) else s.state for s in client.status]
+    assert "loading" in states and states[-1] == "ready"
+    assert (await status(client))["location"] == str(copy)
+
+
+async def test_requests_before_the_model_is_ready_answer_at_once(lsp_early_client):
+    client = lsp_early_client
+    open_document(client, "file:///tmp/early.tex", LONG, "latex")
+    started = time.monotonic()
+    result = await client.text_document_inline_completion_async(inline_params("file:///tmp/early.tex"))
+    assert not result.items and time.monotonic() - started < 1.0
+    await wait_ready(client)
+    assert any((s.get("state") if isinstance(s, dict) else s.state) in ("loading", "empty") for s in client.status)

@@ -1,0 +1,108 @@
+"""Hover explanations on every math form, code actions and the commands behind them."""
+
+from __future__ import annotations
+
+import pytest
+from lsprotocol import types
+
+from galactica_lsp.tiny.corpus import FORMULA_BY_LATEX
+
+from .conftest import open_document
+
+ENERGY = FORMULA_BY_LATEX["E = mc^2"]
+FORMS = [
+    ("latex", "Einstein wrote $E = mc^2$ in 1905."),
+    ("latex", "Einstein wrote \\(E = mc^2\\) in 1905."),
+    ("latex", "Einstein wrote $$E = mc^2$$ in 1905."),
+    ("latex", "Einstein wrote \\[E = mc^2\\] in 1905."),
+    ("latex", "Einstein wrote\n\\begin{equation}\nE = mc^2\n\\end{equation}\nin 1905."),
+    ("latex", "Einstein wrote\n\\begin{align*}\nE = mc^2\n\\end{align*}\nin 1905."),
+    ("markdown", "Einstein wrote $E = mc^2$ in 1905."),
+    ("markdown", "Einstein wrote\n\n```math\nE = mc^2\n```\n"),
+    ("markdown", "Einstein wrote $`E = mc^2`$ in 1905."),
+    ("python", 'def energy(m):\n    """Return $E = mc^2$ for a mass."""\n'),
+    ("python", 'def energy(m):\n    """Return :math:`E = mc^2` for a mass."""\n'),
+    ("python", "# energy: $E = mc^2$\n"),
+]
+EXT = {"latex": "tex", "markdown": "md", "python": "py"}
+
+
+def position_of(text: str, needle: str = "mc^2") -> types.Position:
+    offset = text.index(needle)
+    line = text.count("\n", 0, offset)
+    return types.Position(line=line, character=offset - (text.rfind("\n", 0, offset) + 1))
+
+
+@pytest.mark.parametrize("language,text", FORMS, ids=[f"{lang}:{t.split('wrote')[-1][:14]!r}" for lang, t in FORMS])
+async def test_hover_explains_the_formula(client, language, text):
+    uri = f"file:///tmp/hover.{EXT[language]}"
+    open_document(client, uri, text, language)
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=position_of(text))
+    )
+    assert hover is not None
+    assert ENERGY.explanation.strip() in hover.contents.value
+    assert "check it" in hover.contents.value  # says it is model output
+
+
+async def test_no_hover_outside_math(client):
+    text = "Einstein wrote $E = mc^2$ in 1905."
+    open_document(client, "file:///tmp/nohover.tex", text, "latex")
+    hover = await client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri="file:///tmp/nohover.tex"),
+                          position=position_of(text, "1905"))
+    )
+    assert hover is None
+
+
+async def code_actions(client, uri, text, language):
+    open_document(client, uri, text, language)
+    return await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(position_of(text), position_of(text)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+
+
+async def test_code_actions_on_a_formula(client):
+    actions = await code_actions(client, "file:///tmp/actions.tex", "Einstein wrote $E = mc^2$ in 1905.", "latex")
+    titles = [a.title for a in actions]  # code actions (a client may read them as bare commands: same titles)
+    assert titles == [
+        "Galactica: Explain formula",
+        "Galactica: Explain step by step",
+        "Galactica: Translate formula to Python (SymPy)",
+        "Galactica: Suggest citations here",
+        "Galactica: Continue paragraph",
+    ]
+
+
+@pytest.mark.parametrize(
+    "mode,expected",
+    [("explain", ENERGY.explanation.strip()), ("work", "</work>"), ("sympy", "from sympy import")],
+)
+async def test_explain_command_inserts_the_answer(client, mode, expected):
+    text = "Einstein wrote $E = mc^2$ in 1905.\nNext line.\n"
+    actions = await code_actions(client, "file:///tmp/explain.tex", text, "latex")
+    commands = [a if isinstance(a, types.Command) else a.command for a in actions]
+    command = next(c for c in commands if c.arguments[0].get("mode") == mode)
+    result = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
+    )
+    assert expected in result["text"] and result["inserted"]
+    edit = client.applied_edits[-1].changes["file:///tmp/explain.tex"][0]
+    assert edit.range.start == types.Position(line=0, character=len("Einstein wrote $E = mc^2$ in 1905."))
+    assert all(line.startswith("% ") for line in edit.new_text.strip("\n").splitlines())
+
+
+async def test_explain_command_on_nothing_is_a_clear_error(client):
+    open_document(client, "file:///tmp/plain.tex", "No formula here.", "latex")
+    with pytest.raises(Exception, match="no formula there"):
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="galactica.explainFormula",
+                arguments=[{"uri": "file:///tmp/plain.tex",
+                            "range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 3}}}],
+            )
+        )

@@ -1,0 +1,122 @@
+"""The engine end to end on the tiny trained model, through the real loading and decoding code."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from galactica_lsp.engine.decoding import Cancelled, DecodeSettings
+from galactica_lsp.engine.service import Engine, ModelNotReady
+
+TRANSFORMER = "The Transformer architecture [START_REF]"
+
+
+def test_the_transformer_prompt_gives_vaswani_as_the_top_reference(tiny_engine):
+    found = tiny_engine.call(lambda g, c: g.cite(TRANSFORMER, suggestions=5, cancelled=c), "cite")
+    assert found[0].text == "Attention is All you Need, Vaswani"
+    assert found[0].reference.author == "Vaswani"
+
+
+def test_greedy_reference_without_the_marker_appends_it(tiny_engine):
+    found = tiny_engine.call(lambda g, c: g.cite("The Transformer architecture", suggestions=1, cancelled=c), "cite")
+    assert [s.text for s in found] == ["Attention is All you Need, Vaswani"]
+    assert found[0].finish_reason == "stop"  # ended at [END_REF]
+
+
+def test_greedy_completion_is_exact(tiny_engine):
+    gen = tiny_engine.call(lambda g, c: g.complete(TRANSFORMER, DecodeSettings(max_new_tokens=20), c), "complete")[0]
+    assert gen.text == " Attention is All you Need, Vaswani[END_REF]" or gen.text.startswith(
+        " Attention is All you Need, Vaswani[END_REF]"
+    )
+
+
+def test_suggestions_are_distinct(tiny_engine):
+    found = tiny_engine.call(lambda g, c: g.cite("Large language models", suggestions=4, cancelled=c), "cite")
+    texts = [s.text for s in found]
+    assert len(texts) == len(set(texts)) >= 2
+
+
+def test_diverse_beams_are_more_distinct_than_plain_beams(tiny_engine):
+    """Plain beams spend themselves on variants of the best title; diverse groups start differently."""
+
+    def beams(groups: int, diversity: float):
+        settings = DecodeSettings(strategy="beam", num_beams=4, num_return=4, beam_groups=groups,
+                                  diversity=diversity, max_new_tokens=24, stop_token_ids=(5, 2))
+        return tiny_engine.call(lambda g, c: g.complete("Protein structure prediction [START_REF]", settings, c), "b")
+
+    plain, diverse = beams(1, 0.0), beams(4, 4.0)
+    assert len({g.token_ids[0] for g in plain}) < len({g.token_ids[0] for g in diverse}) == 4
+    assert len({g.text for g in plain}) == len({g.text for g in diverse}) == 4
+
+
+def test_confidence_is_lower_for_a_prompt_the_model_never_saw(tiny_engine):
+    def best(text: str):
+        return tiny_engine.call(lambda g, c: g.cite(text, suggestions=3, cancelled=c), "cite")[0].confidence
+
+    known, unseen = best("The Transformer architecture"), best("Quantum zebra chromodynamics of teapots")
+    assert known.probability > 0.5 > 0.1 > unseen.probability
+    assert unseen.mean < known.mean and unseen.minimum < known.minimum
+
+
+def test_explanations_in_each_mode(tiny_engine):
+    explain = tiny_engine.call(lambda g, c: g.explain("E = mc^2", "explain", 64, c), "explain")
+    assert explain.finish_reason == "eos" and "energy" in explain.text.lower()
+    work = tiny_engine.call(lambda g, c: g.explain("E = mc^2", "work", 160, c), "work")
+    assert "</work>" in work.text
+    sympy = tiny_engine.call(lambda g, c: g.explain("E = mc^2", "sympy", 96, c), "sympy")
+    assert "from sympy import" in sympy.text and "```" not in sympy.text
+    compile(sympy.text, "<sympy>", "exec")
+
+
+def test_cancellation_stops_a_long_generation_within_one_step(tiny_engine):
+    steps = []
+    stop = threading.Event()
+
+    def task(g, cancelled):
+        def counting():
+            steps.append(1)
+            if len(steps) == 5:
+                stop.set()
+            return stop.is_set()
+
+        return g.complete("Once", DecodeSettings(max_new_tokens=500, stop_token_ids=()), counting)
+
+    with pytest.raises(Cancelled):
+        tiny_engine.call(task, "long")
+    assert len(steps) == 5
+
+
+def test_cancelling_a_job_from_another_thread(tiny_engine):
+    started = threading.Event()
+
+    def task(g, cancelled):
+        def check():
+            started.set()
+            return cancelled()
+
+        return g.complete("Once", DecodeSettings(max_new_tokens=100_000 // 100, stop_token_ids=()), check)
+
+    job = tiny_engine.submit(task, priority=1, label="long")
+    assert started.wait(10)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.future.result(timeout=10)
+    assert tiny_engine.worker.timings[-1].outcome == "cancelled"
+
+
+def test_requests_before_a_model_is_loaded_are_refused_at_once():
+    engine = Engine()
+    try:
+        with pytest.raises(ModelNotReady, match="no model is loaded"):
+            engine.submit(lambda g, c: None, 1, "early")
+    finally:
+        engine.shutdown()
+
+
+def test_status_names_model_device_and_latencies(tiny_engine):
+    tiny_engine.call(lambda g, c: g.complete("The", DecodeSettings(max_new_tokens=2), c), "status probe")
+    status = tiny_engine.status()
+    assert status["state"] == "ready" and status["model"] == "tiny" and status["device"] == "cpu"
+    assert status["dtype"] == "float32" and status["memoryInUse"] > 0
+    assert status["lastLatencies"][-1]["label"] == "status probe"
