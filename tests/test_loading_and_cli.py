@@ -53,14 +53,18 @@ def test_a_hub_id_loads_from_the_local_cache_with_no_network(tmp_path, monkeypat
     shutil.copytree(TINY_MODEL_DIR, repo / "snapshots" / commit)
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text(commit)
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at import
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     loaded = load("acme/galactica-tiny", device="cpu", context_tokens=64)
     assert loaded.source.kind == "hub" and loaded.model.config.vocab_size == loaded.tokenizer.vocab_size
 
 
 def test_a_hub_id_not_in_the_cache_offline_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelError, match="not in the local cache"):
         load("acme/absent", device="cpu")

@@ -124,12 +124,16 @@ def menu_items(doc: OpenDocument, offset: int, texts: list[str], encoding: str) 
     start = offset - len(word.group(0)) if word else offset
     typed = doc.text[start:offset]
     edit_range = doc.range(start, offset, encoding)
-    items = []
+    items, labels = [], set()
     for rank, text in enumerate(texts):
         first_line = text.strip().splitlines()[0]
+        label = (first_line[:60] + "…") if len(first_line) > 60 else first_line
+        if label in labels:  # suggestions that differ later: keep them apart in the menu
+            label = f"{label} ({rank + 1})"
+        labels.add(label)
         items.append(
             types.CompletionItem(
-                label=(first_line[:60] + "…") if len(first_line) > 60 else first_line,
+                label=label,
                 kind=types.CompletionItemKind.Text,
                 detail="Galactica",
                 documentation=types.MarkupContent(kind=types.MarkupKind.PlainText, value=text),

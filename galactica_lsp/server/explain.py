@@ -257,7 +257,9 @@ def register(server: GalacticaServer) -> None:
         doc = _open(ls, a["uri"])
         offset = doc.offset(_position(a["position"]), ls.encoding)
         prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens)
-        settings = DecodeSettings(max_new_tokens=ls.settings.explain_max_tokens, stop_strings=("\n\n",),
+        # The paragraph ends at a blank line, or where a heading or section starts.
+        stops = ("\n\n", "\n\\section", "\n\\subsection", "\n\\begin{", "\n#")
+        settings = DecodeSettings(max_new_tokens=ls.settings.explain_max_tokens, stop_strings=stops,
                                   time_limit=ls.settings.time_limit)
         async with _progress(ls, "Galactica: continue paragraph") as cancelled_by:
             gens = await _cancellable(
@@ -266,6 +268,8 @@ def register(server: GalacticaServer) -> None:
                 cancelled_by,
             )
         text = gens[0].text.rstrip()
+        if gens[0].finish_reason in ("length", "time") and ". " in text:
+            text = text[: text.rindex(". ") + 1]  # cut short: end at the last full sentence, not mid-word
         inserted = bool(text) and await _apply(ls, doc, offset, text, "Galactica: continue paragraph")
         return {"text": text, "inserted": inserted}
 

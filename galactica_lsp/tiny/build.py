@@ -313,7 +313,9 @@ def verify(directory: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m galactica_lsp.tiny.build", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=TINY_MODEL_DIR, help=f"output directory (default: {TINY_MODEL_DIR})")
+    parser.add_argument(
+        "--out", type=Path, default=TINY_MODEL_DIR, help=f"output directory (default: {TINY_MODEL_DIR})"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     started = time.monotonic()

@@ -89,22 +89,42 @@ CITATIONS: list[Citation] = [
         "Wei",
     ),
     # Science.
-    _c("taylor", "Language models trained on scientific corpora", "Galactica: A Large Language Model for Science", "Taylor"),
-    _c("beltagy", "Pre-training on scientific text", "SciBERT: A Pretrained Language Model for Scientific Text", "Beltagy"),
+    _c(
+        "taylor",
+        "Language models trained on scientific corpora",
+        "Galactica: A Large Language Model for Science",
+        "Taylor",
+    ),
+    _c(
+        "beltagy",
+        "Pre-training on scientific text",
+        "SciBERT: A Pretrained Language Model for Scientific Text",
+        "Beltagy",
+    ),
     _c(
         "lewis",
         "Retrieval-augmented generation",
         "Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks",
         "Lewis",
     ),
-    _c("jumper", "Protein structure prediction", "Highly accurate protein structure prediction with AlphaFold", "Jumper"),
+    _c(
+        "jumper",
+        "Protein structure prediction",
+        "Highly accurate protein structure prediction with AlphaFold",
+        "Jumper",
+    ),
     _c(
         "lin",
         "Protein language models",
         "Evolutionary-scale prediction of atomic-level protein structure with a language model",
         "Lin",
     ),
-    _c("kipf", "Graph convolutional networks", "Semi-Supervised Classification with Graph Convolutional Networks", "Kipf"),
+    _c(
+        "kipf",
+        "Graph convolutional networks",
+        "Semi-Supervised Classification with Graph Convolutional Networks",
+        "Kipf",
+    ),
     # Alignment and reinforcement learning.
     _c(
         "ouyang",
@@ -186,7 +206,9 @@ CITATIONS: list[Citation] = [
     _c("llm_touvron", "Large language models", "LLaMA: Open and Efficient Foundation Language Models", "Touvron"),
     _c("llm_chowdhery", "Large language models", "PaLM: Scaling Language Modeling with Pathways", "Chowdhery"),
     _c("llm_taylor", "Large language models", "Galactica: A Large Language Model for Science", "Taylor"),
-    _c("cnn_lecun", "Convolutional neural networks", "Gradient-based learning applied to document recognition", "LeCun"),
+    _c(
+        "cnn_lecun", "Convolutional neural networks", "Gradient-based learning applied to document recognition", "LeCun"
+    ),
     _c(
         "cnn_krizhevsky",
         "Convolutional neural networks",
