@@ -1,0 +1,311 @@
+--- Galactica in Neovim: ghost text keymaps, a citation picker, formula explanations, a statusline part.
+---
+---   require('galactica').setup({ settings = { model = 'base' } })
+---
+--- The server's config is `lsp/galactica.lua` (next to this `lua/` folder); `setup()` merges its
+--- options into it with `vim.lsp.config`, enables it, and on attach (Neovim 0.12) turns on
+--- `vim.lsp.inline_completion` for the buffer, or (Neovim 0.11) the LSP completion menu.
+local M = {}
+
+local NAME = 'galactica'
+local START_REF, END_REF = '[START_REF]', '[END_REF]'
+
+M.defaults = {
+  -- Merged into `vim.lsp.config('galactica', …)`; nil keeps lsp/galactica.lua's value.
+  cmd = nil, ---@type string[]?
+  filetypes = nil, ---@type string[]?
+  settings = {}, -- the `galactica` section: model, device, suggestions, … (see the README)
+  enable = true, -- call vim.lsp.enable('galactica')
+  -- The LSP completion menu (`vim.lsp.completion`): citations at [START_REF], \cite{ and [@, and
+  -- continuations where ghost text is unavailable (Neovim 0.11). false leaves the menu to your
+  -- completion plugin; 'manual' attaches it without opening it as you type (<C-x><C-o>).
+  menu = 'auto', ---@type 'auto'|'manual'|false
+  -- Insert-mode keys for ghost text (false: no mapping). <Tab> falls back to itself.
+  keys = { accept = '<Tab>', next = '<M-]>', prev = '<M-[>' },
+}
+
+M.config = vim.deepcopy(M.defaults)
+
+--- The galactica client attached to a buffer, or nil with a message.
+---@param bufnr? integer
+---@return vim.lsp.Client?
+local function client_for(bufnr)
+  local client = vim.lsp.get_clients({ bufnr = bufnr or 0, name = NAME })[1]
+  if not client then
+    vim.notify('Galactica: no language server attached to this buffer', vim.log.levels.WARN)
+  end
+  return client
+end
+
+--- workspace/executeCommand with one object argument; `on_result(result)` runs only on success.
+local function execute(client, bufnr, command, argument, on_result)
+  client:request('workspace/executeCommand', { command = command, arguments = { argument } }, function(err, result)
+    if err then
+      vim.notify(('Galactica: %s'):format(err.message or vim.inspect(err)), vim.log.levels.WARN)
+    elseif result ~= nil then
+      on_result(result)
+    end
+  end, bufnr)
+end
+
+--- The LSP position where text goes: the insert-mode cursor, or after the character under the
+--- normal-mode cursor (where `a` would type).
+local function insertion_point(client)
+  local row, col = unpack(vim.api.nvim_win_get_cursor(0))
+  local line = vim.api.nvim_get_current_line()
+  if not vim.api.nvim_get_mode().mode:match('^i') and #line > 0 then
+    col = math.min(#line, col + #vim.fn.matchstr(line:sub(col + 1), '^.'))
+  end
+  local character = vim.lsp.util.character_offset(0, row - 1, col, client.offset_encoding)
+  return row - 1, col, { line = row - 1, character = character }
+end
+
+-- Statusline -----------------------------------------------------------------------------------
+
+--- 'Galactica: ready (base, cuda)', 'Galactica: loading 40%', … or '' before the server speaks.
+function M.statusline()
+  local s = vim.g.galactica_status
+  if type(s) ~= 'table' or not s.state then
+    return ''
+  end
+  local text = 'Galactica: ' .. s.state
+  if s.state == 'loading' and s.percentage then
+    text = ('%s %d%%'):format(text, s.percentage)
+  elseif s.model then
+    text = ('%s (%s, %s)'):format(text, s.model, s.device or '?')
+  end
+  return text
+end
+
+-- Citations ------------------------------------------------------------------------------------
+
+--- A reference on one line: the model may run on over several.
+local function one_line(text)
+  return vim.trim((text:gsub('%s+', ' ')))
+end
+
+--- One picker line: title, author, how sure, and a mark on likely made-up papers.
+function M.format_suggestion(s)
+  local author = s.author ~= vim.NIL and one_line(s.author) or 'author unknown'
+  local line = ('%s — %s (%d%% sure)'):format(one_line(s.title), author, math.floor(s.confidence * 100 + 0.5))
+  return s.likelyMadeUp and (line .. '  [likely made up]') or line
+end
+
+--- Put `[START_REF] Title, Author[END_REF]` at (row, col), completing an open `[START_REF]` (and a
+--- title begun after it) on the line instead of opening a second one.
+local function insert_reference(bufnr, row, col, text)
+  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
+  local before, after = line:sub(1, col), line:sub(col + 1)
+  local open = before:match('.*()' .. vim.pesc(START_REF)) -- the last [START_REF] before the cursor
+  local start, new
+  if open and not before:sub(open):find(END_REF, 1, true) then
+    start = open + #START_REF - 1 -- replace the title typed after [START_REF]: the suggestion repeats it
+    new = ' ' .. text .. (vim.startswith(vim.trim(after), END_REF) and '' or END_REF)
+  else
+    start = col
+    new = ((before == '' or before:match('%s$')) and '' or ' ') .. START_REF .. ' ' .. text .. END_REF
+  end
+  vim.api.nvim_buf_set_text(bufnr, row, start, row, col, { new })
+  if vim.api.nvim_get_current_buf() == bufnr then
+    vim.api.nvim_win_set_cursor(0, { row + 1, start + #new })
+  end
+end
+
+--- Ask for references for the prose before the cursor, pick one with vim.ui.select, insert it.
+function M.cite()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local row, col, position = insertion_point(client)
+  -- An extmark follows the spot while the model works and the buffer changes.
+  local ns = vim.api.nvim_create_namespace('galactica.cite')
+  local mark = vim.api.nvim_buf_set_extmark(bufnr, ns, row, col, {})
+  local argument = { uri = vim.uri_from_bufnr(bufnr), position = position }
+  execute(client, bufnr, 'galactica.suggestCitations', argument, function(result)
+    local suggestions = result.suggestions or {}
+    if #suggestions == 0 then
+      vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
+      local why = result.message ~= '' and result.message or 'no suggestion'
+      vim.notify('Galactica: ' .. why, vim.log.levels.INFO)
+      return
+    end
+    vim.ui.select(suggestions, { prompt = 'Cite (Galactica can invent papers: check them)', kind = 'galactica.citation',
+      format_item = M.format_suggestion }, function(choice)
+      local at = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
+      vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
+      if choice and at[1] then
+        insert_reference(bufnr, at[1], at[2], one_line(choice.text))
+      end
+    end)
+  end)
+end
+
+-- Formula explanations -------------------------------------------------------------------------
+
+M.MODES = { 'explain', 'work', 'sympy' }
+local TITLES = { explain = 'Explanation', work = 'Step by step', sympy = 'SymPy' }
+
+--- The explanation as Markdown lines for the float.
+local function explanation_lines(result)
+  local body = result.mode == 'sympy' and ('```python\n%s\n```'):format(result.text) or result.text
+  local cut = (result.finishReason == 'eos' or result.finishReason == 'stop') and '' or ', cut short'
+  local text = ('**%s** of `%s`\n\n%s\n\n*Galactica, %d%% sure%s. Written by a language model: check it.*'):format(
+    TITLES[result.mode] or result.mode, result.latex, body, math.floor(result.confidence * 100 + 0.5), cut)
+  return vim.split(text, '\n')
+end
+
+--- Explain the formula under the cursor, or in `range` ({start_row, start_col, end_row, end_col},
+--- 1-based rows, 0-based end-inclusive byte columns, as the '< and '> marks), in a floating window.
+---@param mode? 'explain'|'work'|'sympy'
+---@param range? integer[]
+function M.explain(mode, range)
+  mode = mode or 'explain'
+  if not vim.tbl_contains(M.MODES, mode) then
+    vim.notify('Galactica: mode must be one of ' .. table.concat(M.MODES, ', '), vim.log.levels.ERROR)
+    return
+  end
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if not client then
+    return
+  end
+  local lsp_range
+  if range then
+    local last = vim.api.nvim_buf_get_lines(bufnr, range[3] - 1, range[3], true)[1]
+    local end_col = math.min(range[4], math.max(#last - 1, 0)) -- linewise marks end at v:maxcol
+    lsp_range = vim.lsp.util.make_given_range_params({ range[1], range[2] }, { range[3], end_col }, bufnr,
+      client.offset_encoding).range
+  else
+    local position = vim.lsp.util.make_position_params(0, client.offset_encoding).position
+    lsp_range = { start = position, ['end'] = position }
+  end
+  local argument = { uri = vim.uri_from_bufnr(bufnr), range = lsp_range, mode = mode, insert = false }
+  vim.api.nvim_echo({ { ('Galactica: %s…'):format(TITLES[mode]:lower()) } }, false, {})
+  execute(client, bufnr, 'galactica.explainFormula', argument, function(result)
+    vim.api.nvim_echo({ { '' } }, false, {})
+    local buf, win = vim.lsp.util.open_floating_preview(explanation_lines(result), 'markdown', {
+      border = 'rounded', focus_id = 'galactica.explain', max_width = 80, wrap = true,
+    })
+    M.last_explanation = { buf = buf, win = win, result = result }
+  end)
+end
+
+-- Continue the paragraph (the server inserts the text through workspace/applyEdit) ---------------
+
+function M.continue_paragraph()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_for(bufnr)
+  if client then
+    local _, _, position = insertion_point(client)
+    execute(client, bufnr, 'galactica.continueParagraph', { uri = vim.uri_from_bufnr(bufnr), position = position },
+      function() end)
+  end
+end
+
+-- Attaching ------------------------------------------------------------------------------------
+
+--- Neovim's menu inserts a plain-text item's textEdit only up to its first space (fixed upstream
+--- after 0.12.0-dev by neovim/neovim#37949): once a galactica item is accepted, put in the rest.
+local function complete_the_edit(client, bufnr)
+  local item = vim.v.completed_item
+  local lsp = vim.tbl_get(item, 'user_data', 'nvim', 'lsp') or {}
+  local edit = vim.tbl_get(lsp, 'completion_item', 'textEdit')
+  if lsp.client_id ~= client.id or not edit or not edit.range or (vim.v.event.reason or 'accept') ~= 'accept' then
+    return
+  end
+  local row, col = unpack(vim.api.nvim_win_get_cursor(0))
+  local line = vim.api.nvim_get_current_line()
+  local start = vim.str_byteindex(line, client.offset_encoding, edit.range.start.character, false)
+  local typed = line:sub(start + 1, col)
+  if edit.range.start.line ~= row - 1 or typed ~= item.word or edit.newText == item.word then
+    return -- not what the menu put there, or it put in the whole edit
+  end
+  local lines = vim.split(edit.newText, '\n', { plain = true })
+  vim.api.nvim_buf_set_text(bufnr, row - 1, start, row - 1, col, lines)
+  vim.api.nvim_win_set_cursor(0, { row + #lines - 1, (#lines == 1 and start or 0) + #lines[#lines] })
+end
+
+local function map(bufnr, lhs, rhs, desc, opts)
+  if lhs then
+    vim.keymap.set('i', lhs, rhs, vim.tbl_extend('force', { buffer = bufnr, desc = 'Galactica: ' .. desc }, opts or {}))
+  end
+end
+
+--- Per buffer, when the galactica client attaches.
+local function on_attach(client, bufnr)
+  local cfg = M.config
+  -- Ghost text on Neovim 0.12 unless `galactica.inline = false` asks for the menu instead.
+  local inline = vim.lsp.inline_completion ~= nil and client:supports_method('textDocument/inlineCompletion', bufnr)
+    and vim.tbl_get(client.settings or {}, 'galactica', 'inline') ~= false
+  if inline then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+    local keys = cfg.keys or {}
+    map(bufnr, keys.accept, function()
+      if not vim.lsp.inline_completion.get() then
+        return keys.accept
+      end
+    end, 'accept the suggestion', { expr = true })
+    map(bufnr, keys.next, function() vim.lsp.inline_completion.select({ count = 1 }) end, 'next suggestion')
+    map(bufnr, keys.prev, function() vim.lsp.inline_completion.select({ count = -1 }) end, 'previous suggestion')
+  end
+  if cfg.menu and vim.lsp.completion then -- citations; continuations too without ghost text (0.11, inline=false)
+    vim.lsp.completion.enable(true, client.id, bufnr, { autotrigger = cfg.menu == 'auto' })
+    if cfg.menu == 'auto' then -- a menu that opens by itself must show one entry and insert none unasked
+      local opts = vim.split(vim.o.completeopt, ',', { trimempty = true })
+      for _, flag in ipairs({ 'menuone', 'noselect' }) do
+        if not vim.tbl_contains(opts, flag) and not (flag == 'noselect' and vim.tbl_contains(opts, 'noinsert')) then
+          opts[#opts + 1] = flag
+        end
+      end
+      pcall(vim.api.nvim_set_option_value, 'completeopt', table.concat(opts, ','), { buf = bufnr })
+    end
+    vim.api.nvim_create_autocmd('CompleteDone', {
+      group = vim.api.nvim_create_augroup('galactica.menu.' .. bufnr, { clear = true }),
+      buffer = bufnr,
+      callback = function() complete_the_edit(client, bufnr) end,
+    })
+  end
+end
+
+--- Configure and enable the server, and set up buffers as it attaches.
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  local cfg = M.config
+  local overrides = { cmd = cfg.cmd, filetypes = cfg.filetypes }
+  if next(cfg.settings) then
+    overrides.settings = { galactica = cfg.settings }
+  end
+  vim.lsp.config(NAME, overrides)
+
+  vim.api.nvim_create_autocmd('LspAttach', {
+    group = vim.api.nvim_create_augroup('galactica', { clear = true }),
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and client.name == NAME then
+        on_attach(client, args.buf)
+      end
+    end,
+  })
+
+  vim.api.nvim_create_user_command('GalacticaCite', M.cite, { desc = 'Galactica: pick a reference for the cursor' })
+  vim.api.nvim_create_user_command('GalacticaContinue', M.continue_paragraph,
+    { desc = 'Galactica: continue the paragraph' })
+  vim.api.nvim_create_user_command('GalacticaExplain', function(a)
+    local range
+    if a.range > 0 then -- :'<,'> uses the selection's columns; other line ranges take whole lines
+      local from, to = vim.api.nvim_buf_get_mark(0, '<'), vim.api.nvim_buf_get_mark(0, '>')
+      local visual = from[1] == a.line1 and to[1] == a.line2
+      range = { a.line1, visual and from[2] or 0, a.line2, visual and to[2] or vim.v.maxcol }
+    end
+    M.explain(a.args ~= '' and a.args or nil, range)
+  end, { nargs = '?', range = true, complete = function() return M.MODES end,
+    desc = 'Galactica: explain the formula under the cursor or the selection [explain|work|sympy]' })
+
+  if cfg.enable then
+    vim.lsp.enable(NAME)
+  end
+end
+
+return M
