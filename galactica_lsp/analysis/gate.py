@@ -86,3 +86,29 @@ def _opens_block(before: str, kind: str, region: Region | None) -> bool:
     if kind == PYTHON and region is not None and region.kind == "comment":
         return False
     return opener.search(before) is not None
+
+
+_BEGIN_DOCUMENT = re.compile(r"\\begin\{document\}")
+
+
+def in_prose(text: str, offset: int, language: str) -> bool:
+    """Whether ``offset`` is in running text, where a citation or the rest of a paragraph belongs.
+
+    Prose is: in LaTeX, text outside comments, verbatim and math, after ``\\begin{document}`` when
+    the file has one (the preamble is not prose); in Markdown, text outside code, fences, HTML
+    comments and math; in Python, comments and docstrings; plain text everywhere.
+    """
+    if not 0 <= offset <= len(text):
+        return False
+    kind = dialect(language)
+    if kind == TEXT:
+        return True
+    region = region_at(text, offset, kind)
+    if kind == PYTHON:
+        return region is not None and region.kind in ("comment", "docstring")
+    if region is not None or math_span_at(text, offset, kind) is not None:
+        return False
+    if kind == LATEX:
+        begin = _BEGIN_DOCUMENT.search(text)
+        return begin is None or offset >= begin.end()
+    return True

@@ -24,6 +24,7 @@ from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
 
 from ..analysis.context import prompt_before
+from ..analysis.gate import in_prose
 from ..analysis.insertion import insertion_for
 from ..analysis.math_spans import math_span_at
 from ..engine.decoding import Cancelled, DecodeSettings, Generation
@@ -44,6 +45,8 @@ ACTIONS = (("explain", "Explain formula"), ("work", "Explain step by step"),
            ("sympy", "Translate formula to Python (SymPy)"))
 ACTION_KIND = types.CodeActionKind.Refactor + ".galactica"
 REQUEST_FAILED = -32803  # LSP 3.17 RequestFailed
+# A paragraph ends at a blank line, or where a heading, section or display environment starts.
+PARAGRAPH_STOPS = ("\n\n", "\n\\section", "\n\\subsection", "\n\\begin{", "\n#")
 
 
 class BadArguments(ValueError):
@@ -67,6 +70,14 @@ class ExplanationCache:
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
+
+
+def paragraph_text(gen: Generation) -> str:
+    """What "continue paragraph" inserts: the generation, ending at a full sentence when cut short."""
+    text = gen.text.rstrip()
+    if gen.finish_reason in ("length", "time") and ". " in text:
+        text = text[: text.rindex(". ") + 1]  # not mid-word
+    return text
 
 
 def formula_at(doc: OpenDocument, start: int, end: int) -> tuple[str, int, bool] | None:
@@ -207,6 +218,11 @@ def register(server: GalacticaServer) -> None:
             for mode, title in ACTIONS:
                 command = types.Command(title=title, command=EXPLAIN, arguments=[{**where, "mode": mode}])
                 actions.append(types.CodeAction(title=f"Galactica: {title}", kind=ACTION_KIND, command=command))
+        # Citations and paragraphs belong in running text, not in code, math or a preamble; and only when
+        # asked (Ctrl+. or a menu), or the editor's light bulb would sit on every line of prose.
+        automatic = params.context.trigger_kind == types.CodeActionTriggerKind.Automatic
+        if automatic or not in_prose(doc.text, end, doc.language):
+            return actions
         position = {"uri": doc.uri, "position": _wire_position(doc.position(end, ls.encoding))}
         for title, name in (("Suggest citations here", SUGGEST_CITATIONS), ("Continue paragraph", CONTINUE)):
             command = types.Command(title=title, command=name, arguments=[position])
@@ -257,9 +273,7 @@ def register(server: GalacticaServer) -> None:
         doc = _open(ls, a["uri"])
         offset = doc.offset(_position(a["position"]), ls.encoding)
         prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens)
-        # The paragraph ends at a blank line, or where a heading or section starts.
-        stops = ("\n\n", "\n\\section", "\n\\subsection", "\n\\begin{", "\n#")
-        settings = DecodeSettings(max_new_tokens=ls.settings.explain_max_tokens, stop_strings=stops,
+        settings = DecodeSettings(max_new_tokens=ls.settings.explain_max_tokens, stop_strings=PARAGRAPH_STOPS,
                                   time_limit=ls.settings.time_limit)
         async with _progress(ls, "Galactica: continue paragraph") as cancelled_by:
             gens = await _cancellable(
@@ -267,9 +281,7 @@ def register(server: GalacticaServer) -> None:
                          Priority.BACKGROUND, "continue paragraph", supersede=(doc.uri, "continue")),
                 cancelled_by,
             )
-        text = gens[0].text.rstrip()
-        if gens[0].finish_reason in ("length", "time") and ". " in text:
-            text = text[: text.rindex(". ") + 1]  # cut short: end at the last full sentence, not mid-word
+        text = paragraph_text(gens[0])
         inserted = bool(text) and await _apply(ls, doc, offset, text, "Galactica: continue paragraph")
         return {"text": text, "inserted": inserted}
 

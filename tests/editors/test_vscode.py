@@ -252,7 +252,7 @@ def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
     assert files[GHOST_FILE].read_text() == before + GHOST_TYPED + want + after
 
     # The light bulb shows where Galactica can explain a formula, not on every line of prose.
-    assert seen["lightbulbOnFormula"] and not seen["lightbulbOnProse"]
+    assert seen["lightbulbOnFormula"] and not seen["lightbulbOnProse"], seen.get("gutter")
 
     # Explain formula: the explanation as LaTeX comments after the formula's line.
     explanation = expected["explain"].rstrip("\n")

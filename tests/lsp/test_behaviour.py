@@ -121,9 +121,18 @@ async def test_switching_the_model_reloads_with_progress(client, tmp_path):
     shutil.copytree(TINY_MODEL_DIR, copy)
     client.status.clear()
     configure(client, model=str(copy))
-    await wait_ready(client)
-    states = [s["state"] if isinstance(s, dict) else s.state for s in client.status]
-    assert "loading" in states and states[-1] == "ready"
+
+    def states() -> list[str]:
+        return [s["state"] if isinstance(s, dict) else s.state for s in client.status]
+
+    def reloaded() -> bool:  # "ready" after the last "loading" ("busy"/"ready" of earlier work may interleave)
+        seen = states()
+        return "loading" in seen and "ready" in seen[len(seen) - seen[::-1].index("loading"):]
+
+    deadline = time.monotonic() + 60
+    while not reloaded() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert reloaded(), states()
     assert (await status(client))["location"] == str(copy)
 
 

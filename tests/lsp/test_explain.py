@@ -71,13 +71,13 @@ def command_of(action) -> types.Command:
     return action
 
 
-async def code_actions(client, uri, text, language):
+async def code_actions(client, uri, text, language, needle="mc^2", trigger=types.CodeActionTriggerKind.Invoked):
     open_document(client, uri, text, language)
     return await client.text_document_code_action_async(
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(position_of(text), position_of(text)),
-            context=types.CodeActionContext(diagnostics=[]),
+            range=types.Range(position_of(text, needle), position_of(text, needle)),
+            context=types.CodeActionContext(diagnostics=[], trigger_kind=trigger),
         )
     )
 
@@ -89,9 +89,38 @@ async def test_code_actions_on_a_formula(client):
         "Galactica: Explain formula",
         "Galactica: Explain step by step",
         "Galactica: Translate formula to Python (SymPy)",
-        "Galactica: Suggest citations here",
-        "Galactica: Continue paragraph",
     ]
+
+
+@pytest.mark.parametrize(
+    "language,text,needle,offered",
+    [
+        ("latex", "\\documentclass{article}\n\\begin{document}\nEinstein wrote in 1905.\n\\end{document}\n", "in 1905", True),
+        ("latex", "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\nText.\n\\end{document}\n",
+         "amsmath", False),
+        ("latex", "Text. % a comment here\n", "comment", False),
+        ("markdown", "# Notes\n\nLarge language models are\n", "models", True),
+        ("markdown", "```python\nx = 1\n```\n", "x = 1", False),
+        ("python", "def f(x):\n    \"\"\"Large language models are.\"\"\"\n    return x\n", "models", True),
+        ("python", "def f(x):\n    return x + 1\n", "x + 1", False),
+    ],
+    ids=["latex-prose", "latex-preamble", "latex-comment", "markdown-prose", "markdown-code", "python-docstring",
+         "python-code"],
+)
+async def test_citation_and_paragraph_actions_only_in_prose(client, language, text, needle, offered):
+    uri = f"file:///tmp/prose.{EXT[language]}"
+    titles = [a.title for a in await code_actions(client, uri, text, language, needle)]
+    prose_actions = ["Galactica: Suggest citations here", "Galactica: Continue paragraph"]
+    assert titles == (prose_actions if offered else [])
+
+
+async def test_prose_actions_are_not_offered_to_the_light_bulb(client):
+    """An automatic request (the editor's light bulb) gets formula actions only, not a bulb on every line."""
+    text = "Large language models are useful. Einstein wrote $E = mc^2$ in 1905."
+    prose = await code_actions(client, "file:///tmp/bulb.tex", text, "latex", "useful", types.CodeActionTriggerKind.Automatic)
+    formula = await code_actions(client, "file:///tmp/bulb.tex", text, "latex", "mc^2", types.CodeActionTriggerKind.Automatic)
+    assert not prose
+    assert [a.title for a in formula][:1] == ["Galactica: Explain formula"]
 
 
 @pytest.mark.parametrize(

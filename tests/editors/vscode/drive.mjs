@@ -144,7 +144,7 @@ async function saveAndRead(file, marker) {
 }
 
 // The light bulb: a glyph in the gutter, or a widget over the text where the gutter has no room.
-const lightbulb = () => page.locator('.monaco-editor.focused :is(.lightBulbWidget, [class*="codicon-lightbulb"])')
+const lightbulb = () => page.locator('.monaco-editor.focused :is(.lightBulbWidget, [class*="lightbulb"], [class*="light-bulb"])')
   .filter({ visible: true }).first();
 
 const ghostText = () => page.evaluate(() => {
@@ -199,6 +199,11 @@ try {
     await openFile(path.basename(e.file));
     await goTo(e.line, e.column);
     seen.lightbulbOnFormula = await lightbulb().waitFor({ timeout: 5000 }).then(() => true, () => false);
+    if (!seen.lightbulbOnFormula) { // what the gutter holds instead, for the report
+      seen.gutter = await page.evaluate(() => [...document.querySelectorAll(
+        '.monaco-editor .glyph-margin-widgets *, .monaco-editor .margin-view-overlays *, .monaco-editor [class*="light"]')]
+        .map((e) => `${e.className} focused=${!!e.closest('.monaco-editor.focused')}`));
+    }
     await runCommand('Galactica: Explain formula');
     seen.explainFileText = await until('the explanation in the editor',
       () => page.locator('.monaco-editor.focused .view-lines', { hasText: e.marker }).count(), 60000)
