@@ -14,6 +14,7 @@ import os
 import sys
 
 from .engine.catalogue import SIZES, TINY, human_bytes
+from .engine.ct2 import ENGINES, EngineError, choose, weight_share
 from .engine.devices import DTYPES, DeviceError, place
 from .engine.loading import ModelError, Progress
 from .engine.memory import DoesNotFitError, estimate
@@ -32,6 +33,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help=f"a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory (default {DEFAULT_MODEL})")
     parser.add_argument("--device", default=default("auto"), choices=["auto", "cuda", "mps", "cpu"])
     parser.add_argument("--dtype", default=default("auto"), choices=list(DTYPES) + ["fp32", "fp16", "bf16"])
+    parser.add_argument("--engine", default=default("auto"), choices=list(ENGINES),
+                        help="what decodes greedy and sampled text: auto (torch), torch, ctranslate2, "
+                             "or ctranslate2-int8 (int8 weights, faster on a CPU); beams always run on torch")
     parser.add_argument("--max-new-tokens", type=int, default=default(None), help="tokens to generate (default per command)")
     parser.add_argument("--context-tokens", type=int, default=default(1024),
                         help="prompt tokens the memory check plans for (default 1024)")
@@ -100,10 +104,12 @@ class _ProgressBar:
 
 def _models_table(args) -> str:
     placement = place(args.device, args.dtype)
+    engine = choose(args.engine, placement)
+    share = weight_share(engine, placement)
     rows = [("size", "hub id", "params", "layers", "heads", "head", "weights", "KV/token", "needs", "fits")]
     for entry in SIZES.values():
         shape = entry.shape
-        plan = estimate(shape, placement, args.context_tokens)
+        plan = estimate(shape, placement, args.context_tokens, second_engine=share)
         rows.append((
             entry.name, entry.hub_id, entry.label, str(shape.num_layers), str(shape.num_heads), str(shape.head_size),
             human_bytes(plan.weights), human_bytes(shape.kv_bytes_per_token(placement.dtype)),
@@ -112,8 +118,9 @@ def _models_table(args) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     free = human_bytes(max(placement.free_bytes))
+    engines = f" (torch and {engine}: two sets of weights and caches)" if share else " (torch)"
     lines.append(f"\n{placement.describe()}: {free} free; needs = weights + KV cache for "
-                 f"{args.context_tokens} tokens + working memory")
+                 f"{args.context_tokens} tokens + working memory{engines}")
     return "\n".join(lines)
 
 
@@ -127,7 +134,8 @@ def _run_command(args) -> int:
     sequences = getattr(args, "suggestions", 1)
     engine = Engine()
     try:
-        engine.load(args.model, device=args.device, dtype=args.dtype, context_tokens=args.context_tokens,
+        engine.load(args.model, device=args.device, dtype=args.dtype, engine=args.engine,
+                    context_tokens=args.context_tokens,
                     sequences=sequences, report=_ProgressBar())
         if args.command == "complete":
             out = _complete(engine, args, text)
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         status, message = EXIT_MODEL, str(exc)
     except DoesNotFitError as exc:
         status, message = EXIT_FIT, str(exc)
-    except DeviceError as exc:
+    except (DeviceError, EngineError) as exc:
         status, message = EXIT_DEVICE, str(exc)
     except KeyboardInterrupt:
         return 130

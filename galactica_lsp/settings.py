@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .engine.catalogue import SIZES, TINY
+from .engine.ct2 import ENGINES
 from .engine.devices import DEVICES, DTYPES
 
 SECTION = "galactica"
@@ -43,6 +44,10 @@ def _model_name(value: str) -> str | None:
     return None if value.strip() else "must name a size, a hub id or a directory"
 
 
+def _paths(value: list) -> str | None:
+    return None if all(isinstance(v, str) and v.strip() for v in value) else "must be a list of file paths"
+
+
 def _languages(value: list) -> str | None:
     unknown = [v for v in value if v not in LANGUAGES]
     return f"unknown language(s) {', '.join(map(str, unknown))}: use {', '.join(LANGUAGES)}" if unknown else None
@@ -55,6 +60,11 @@ class Settings:
     )
     device: str = _setting("auto", "auto (CUDA, then MPS, then CPU), cuda, mps or cpu.", _one_of(DEVICES))
     dtype: str = _setting("auto", "auto (bf16/fp16 on GPUs, fp32 on CPU), float32, float16 or bfloat16.", _one_of(DTYPES))
+    engine: str = _setting(
+        "auto", "What decodes greedy and sampled text: auto (torch, measured the faster in float32), torch,"
+        " ctranslate2, or ctranslate2-int8 (int8 weights: faster on a CPU, may differ slightly); beams always run"
+        " on torch.", _one_of(ENGINES)
+    )
     max_new_tokens: int = _setting(32, "Tokens generated for a completion.", _between(1, 1024))
     context_tokens: int = _setting(768, "Prompt budget in tokens, built outward from the cursor.", _between(16, 8192))
     suggestions: int = _setting(3, "Completions offered at once (ghost text cycles through them).", _between(1, 10))
@@ -75,6 +85,17 @@ class Settings:
         0.1,
         "Probability (0–1) the model gives a suggested reference below which it is marked as likely made up.",
         _between(0.0, 1.0),
+    )
+    bibliography: list = _setting(
+        [],
+        "`.bib` files used with those the document names (absolute, or relative to the workspace folder);"
+        " with neither, `*.bib` files near the document are used.",
+        _paths,
+    )
+    bib_match_threshold: float = _setting(
+        0.85,
+        "Title similarity (0–1) from which a suggested reference counts as an entry of your bibliography.",
+        _between(0.5, 1.0),
     )
     time_limit: float = _setting(8.0, "Wall-clock cap in seconds for one generation.", _between(0.1, 600.0))
     explain_max_tokens: int = _setting(160, "Tokens generated for an explanation.", _between(8, 2048))

@@ -7,6 +7,7 @@ import torch
 from transformers import OPTConfig, OPTForCausalLM
 
 from galactica_lsp.engine.decoding import Cancelled, DecodeSettings, generate
+from galactica_lsp.engine.prefix_cache import PrefixCache
 
 PROMPT = [5, 6, 7, 8, 9]
 
@@ -127,3 +128,73 @@ def test_time_cap_returns_what_was_made(model):
 def test_bad_settings_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DecodeSettings(**kwargs)
+
+
+# -- the prefix cache: reusing an earlier prompt's keys and values changes nothing in the output
+
+
+def _greedy(model, prompt, prefixes=None, key="doc", **kwargs):
+    settings = DecodeSettings(max_new_tokens=10, stop_token_ids=(), **kwargs)
+    return generate(model, prompt, settings, as_text, prefixes=prefixes, key=key)
+
+
+BASE = list(range(10, 60))
+
+
+@pytest.mark.parametrize(
+    "name,edited,reused",
+    [
+        ("append", BASE + [61, 62, 63], len(BASE)),
+        ("edit in the middle", BASE[:20] + [99] + BASE[21:], 20),
+        ("unrelated prompt", [200, 201, 202, 203], 0),
+        ("same prompt again", BASE, len(BASE) - 1),
+        ("shorter prompt", BASE[:30], 29),
+    ],
+)
+def test_reusing_a_prefix_gives_the_same_output_as_a_full_prefill(model, name, edited, reused):
+    prefixes = PrefixCache()
+    _greedy(model, BASE, prefixes)
+    with_reuse = _greedy(model, edited, prefixes)[0]
+    without = _greedy(model, edited)[0]
+    assert with_reuse.token_ids == without.token_ids
+    assert with_reuse.logprobs == pytest.approx(without.logprobs, abs=1e-4)
+    assert with_reuse.reused_tokens == reused and with_reuse.prompt_tokens == len(edited)
+
+
+def test_beams_and_samples_from_a_reused_prefix_equal_those_from_a_full_prefill(model):
+    prefixes = PrefixCache()
+    _greedy(model, BASE, prefixes)
+    edited = BASE + [70, 71]
+    reuses = []
+    for settings in (
+        DecodeSettings(strategy="beam", num_beams=4, num_return=4, beam_groups=4, diversity=1.0, max_new_tokens=8,
+                       stop_token_ids=()),
+        DecodeSettings(strategy="sample", num_return=3, seed=5, temperature=1.0, max_new_tokens=8, stop_token_ids=()),
+    ):
+        reused = generate(model, edited, settings, as_text, prefixes=prefixes, key="doc")
+        fresh = generate(model, edited, settings, as_text)
+        assert [g.token_ids for g in reused] == [g.token_ids for g in fresh]
+        reuses.append(reused[0].reused_tokens)
+    assert reuses == [len(BASE), len(edited) - 1]  # the second run finds the first one's whole prompt
+
+
+def test_the_stored_prefix_survives_decoding_and_cancellation(model):
+    prefixes = PrefixCache()
+    with pytest.raises(Cancelled):
+        generate(model, BASE, DecodeSettings(max_new_tokens=50, stop_token_ids=()), as_text,
+                 lambda: prefixes.lookups > 0 and prefixes.tokens > 0, prefixes, "doc")
+    # The prefill was kept although the request was cancelled after it, and decoding did not write into it.
+    again = _greedy(model, BASE + [64], prefixes)[0]
+    assert again.reused_tokens == len(BASE)
+    assert again.token_ids == _greedy(model, BASE + [64])[0].token_ids
+
+
+def test_the_prefix_cache_is_bounded_by_entries_and_tokens(model):
+    prefixes = PrefixCache(max_entries=2, max_tokens=100)
+    for key in ("a", "b", "c"):
+        _greedy(model, BASE, prefixes, key=key)
+    assert prefixes.status()["entries"] == 2 and prefixes.tokens == 2 * len(BASE)
+    _greedy(model, list(range(100, 170)), prefixes, key="d")  # 70 tokens: only it and nothing else fits
+    assert prefixes.status()["entries"] == 1 and prefixes.tokens == 70
+    _greedy(model, list(range(100, 250)), prefixes, key="e")  # over the budget on its own: not kept
+    assert prefixes.tokens == 70 and prefixes.status()["entries"] == 1

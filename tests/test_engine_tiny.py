@@ -120,3 +120,39 @@ def test_status_names_model_device_and_latencies(tiny_engine):
     assert status["state"] == "ready" and status["model"] == "tiny" and status["device"] == "cpu"
     assert status["dtype"] == "float32" and status["memoryInUse"] > 0
     assert status["lastLatencies"][-1]["label"] == "status probe"
+
+
+def test_completions_with_the_prefix_cache_equal_those_without(tiny_torch_engine):
+    document = "\\section{Introduction}\nThe Transformer architecture relies on attention. We study its"
+    edits = [
+        document + " scaling",  # typing at the end
+        document.replace("relies on", "is built on"),  # an edit in the middle
+        "Protein structure prediction",  # another text
+    ]
+    settings = DecodeSettings(max_new_tokens=12)
+
+    def run(g, c):
+        g.prefixes.clear()
+        g.complete(document, settings, c, key="doc")
+        reused = [g.complete(text, settings, c, key="doc")[0] for text in edits]
+        fresh = []
+        for text in edits:
+            g.prefixes.clear()
+            fresh.append(g.complete(text, settings, c, key="doc")[0])
+        return reused, fresh
+
+    reused, fresh = tiny_torch_engine.call(run, "prefix reuse")
+    assert [g.text for g in reused] == [g.text for g in fresh]
+    assert reused[0].reused_tokens > 10 and 0 < reused[1].reused_tokens < reused[0].reused_tokens
+    assert reused[2].reused_tokens == 0 and all(g.reused_tokens == 0 for g in fresh)
+    assert tiny_torch_engine.status()["prefixCache"]["hits"] >= 2
+
+
+def test_an_over_budget_prompt_keeps_its_start_while_the_user_types(tiny_engine):
+    def cut(g, c):
+        text = "word " * 300
+        return [g.encode(text + "more " * n, 100) for n in range(3)]
+
+    first, second, third = tiny_engine.call(cut, "encode")
+    shared = first[:-1]  # the trailing space merges with the next word
+    assert 75 <= len(first) <= 100 and second[: len(shared)] == shared and third[: len(shared)] == shared

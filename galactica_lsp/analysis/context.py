@@ -3,7 +3,8 @@
 Owns: choosing the text the model sees for a completion, built outward from
 the cursor up to a budget, per language: never more than the budget's worth
 of characters is looked at (a 10 MB document costs the same as a small one),
-the window starts at a line start, and LaTeX comment lines are left out (they
+the window starts at a line start (on a coarse grid, so that it stays put
+while the user types), and LaTeX comment lines are left out (they
 are notes to self, not the paper). Also the checks that a window is text at
 all (a binary file opened as text gets no completion).
 """
@@ -32,6 +33,10 @@ def prompt_before(text: str, offset: int, language: str, budget_tokens: int) -> 
     offset = min(max(offset, 0), len(text))
     start = max(0, offset - budget_tokens * CHARS_PER_TOKEN)
     if start > 0:
+        # Snapped to a grid of a quarter window: successive keystrokes see the
+        # same start, so their prompts share a prefix and the engine's cache of it.
+        grid = max(1, budget_tokens * CHARS_PER_TOKEN // 4)
+        start = -(-start // grid) * grid
         newline = text.find("\n", start, offset)
         start = newline + 1 if newline != -1 else start
     window = text[start:offset]

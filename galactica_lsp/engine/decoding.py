@@ -6,7 +6,9 @@ its KV cache between steps. Written here rather than taken from
 (a cancelled request stops within one token), a wall-clock cap, per-token
 log-probabilities of every returned sequence, and Hamming-diverse beam search,
 which transformers 5 no longer ships. The prompt is prefilled once; beams and
-samples share that prefill by copying its cache rows.
+samples share that prefill by copying its cache rows. With a
+:class:`~.prefix_cache.PrefixCache`, the prefill starts from the cache of the
+longest stored prompt prefix and feeds only the tokens after it.
 
 Device is data: tensors go where the model's embeddings are; no branch here
 knows whether that is a CPU, a GPU or MPS.
@@ -17,11 +19,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
 from .galactica import EOS_ID, PAD_ID
+from .kv_cache import GrowingCache
+from .prefix_cache import PrefixCache
 
 STRATEGIES = ("greedy", "sample", "beam")
 
@@ -97,6 +101,9 @@ class Generation:
     token_ids: tuple[int, ...]
     logprobs: tuple[float, ...]  # one per token in token_ids
     finish_reason: str  # "eos" | "stop" | "length" | "time"
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens whose keys and values came from an earlier request
+    engine: str = "torch"  # which engine decoded it: "torch" or "ctranslate2"
 
     @property
     def confidence(self) -> Confidence:
@@ -123,7 +130,7 @@ class _Stepper:
     def __init__(self, model):
         self.model = model
         self.device = model.get_input_embeddings().weight.device
-        self.cache = None
+        self.cache = GrowingCache(model.config.num_hidden_layers, limit=model.config.max_position_embeddings)
 
     @torch.inference_mode()
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
@@ -134,6 +141,8 @@ class _Stepper:
 
     def select_rows(self, rows: list[int]) -> None:
         """Keep (and copy) cache rows: beam reordering, or one prefill fanned out to N rows."""
+        if rows == list(range(self.cache.layers[0].keys.shape[0])):
+            return  # every row keeps its own prefix: one beam per diverse group does, at every step
         self.cache.reorder_cache(torch.tensor(rows, device=self.device))
 
 
@@ -169,11 +178,16 @@ def generate(
     settings: DecodeSettings,
     decode: Callable[[list[int]], str],
     cancelled: Callable[[], bool] = lambda: False,
+    prefixes: PrefixCache | None = None,
+    key: str = "",
 ) -> list[Generation]:
     """Continue ``prompt_ids``; ``decode`` turns generated ids into text.
 
     ``cancelled`` is polled before every forward pass; when it returns True the
     loop raises :class:`Cancelled`, and the cache is dropped with the stepper.
+    With ``prefixes``, the prefill reuses the longest stored prefix and is
+    stored under ``key`` for the next request (even when this one is then
+    cancelled: the next keystroke's request still starts from it).
     """
     if not prompt_ids:
         raise ValueError("empty prompt")
@@ -182,11 +196,20 @@ def generate(
     step = _Stepper(model)
     if cancelled():
         raise Cancelled()
-    # Prefill: the whole prompt once, for one row.
-    first = step(torch.tensor([list(prompt_ids)]))
+    # Prefill, for one row: the whole prompt, or only what follows a stored prefix.
+    reused = 0
+    if prefixes is not None:
+        reused, cache = prefixes.lookup(prompt_ids, limit=step.cache.layers[0].limit)
+        if cache is not None:
+            step.cache = cache
+    first = step(torch.tensor([list(prompt_ids[reused:])]))
+    if prefixes is not None:
+        prefixes.store(key, prompt_ids, step.cache)
     if settings.strategy == "beam":
-        return _beam_search(step, first, settings, finisher, cancelled, deadline)
-    return _sample(step, first, settings, finisher, cancelled, deadline)
+        generations = _beam_search(step, first, settings, finisher, cancelled, deadline)
+    else:
+        generations = _sample(step, first, settings, finisher, cancelled, deadline)
+    return [replace(g, prompt_tokens=len(prompt_ids), reused_tokens=reused) for g in generations]
 
 
 def _pick(logprobs: torch.Tensor, settings: DecodeSettings, generator: torch.Generator | None) -> torch.Tensor:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .catalogue import SIZES, TINY, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
+from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, place
 from .galactica import configure_tokenizer
 from .memory import MemoryPlan, check_fits
@@ -74,9 +75,14 @@ class LoadedModel:
     model: object
     tokenizer: object
     load_seconds: float
+    directory: str = ""  # the checkpoint's files on disk
+    engine: str = "torch"  # what decodes greedy and sampled requests: "torch", "ctranslate2" or "ctranslate2-int8"
+    engine_requested: str = "auto"
+    fast: object = None  # the CTranslate2 decoder when engine is one of its
 
     def describe(self) -> str:
-        return f"{self.source.name} on {self.placement.describe()}"
+        engine = {"ctranslate2": " with CTranslate2", "ctranslate2-int8": " with CTranslate2 (int8)"}.get(self.engine, "")
+        return f"{self.source.name} on {self.placement.describe()}{engine}"
 
 
 def resolve(model: str) -> ModelSource:
@@ -196,22 +202,58 @@ def load(
     context_tokens: int = 2048,
     sequences: int = 1,
     report: ProgressCallback = lambda p: None,
+    engine: str = "auto",
 ) -> LoadedModel:
-    """Check that the model fits, then download and load it; every step is reported."""
+    """Check that the model fits, then download and load it; every step is reported.
+
+    With the CTranslate2 engine the plan counts its copy of the weights too.
+    """
     started = time.monotonic()
     source = resolve(model)
     placement = place(device, dtype)
+    chosen = choose(engine, placement)
     shape = read_shape(source)
     report(Progress("check", f"checking memory for {source.name} on {placement.describe()}"))
-    plan = check_fits(source.name, shape, placement, context_tokens, sequences)
+    plan = check_fits(source.name, shape, placement, context_tokens, sequences, weight_share(chosen, placement))
+    if chosen in FAST_ENGINES and plan.devices > 1:
+        raise EngineError(f"the {chosen} engine cannot run here: {source.name} needs {plan.devices} GPUs")
     log.info("memory plan for %s: %s", source.name, plan.describe())
     directory = download(source, report)
     report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
     model_obj, tokenizer = _from_pretrained(directory, placement, plan)
     report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
-    loaded = LoadedModel(source, placement, plan, shape, model_obj, tokenizer, time.monotonic() - started)
+    loaded = LoadedModel(source, placement, plan, shape, model_obj, tokenizer, time.monotonic() - started,
+                         directory, chosen, engine)
+    if chosen in FAST_ENGINES:
+        _attach_fast(loaded, report)
+        loaded.load_seconds = time.monotonic() - started
     report(Progress("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s"))
     return loaded
+
+
+def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
+    """Convert (once) and open the CTranslate2 copy, and check that it decodes as the torch model does.
+
+    Where it cannot (a conversion error, different greedy tokens in float32),
+    the load fails with the reason.
+    """
+    from .ct2 import FastDecoder, check_matches, convert
+    from .decoding import generate
+
+    try:
+        path = convert(loaded.model, loaded.tokenizer, loaded.directory, loaded.placement.dtype,
+                       lambda message: report(Progress("convert", message)))
+        per_token = max(loaded.shape.kv_bytes_per_token(loaded.placement.dtype), 1)
+        budget = max(loaded.plan.kv_cache // loaded.plan.copies // per_token, loaded.shape.max_positions)
+        fast = FastDecoder(path, loaded.placement, loaded.tokenizer, budget, loaded.engine)
+        if fast.compute_type == "float32":  # half precisions and int8 may round a near tie the other way
+            prompt = loaded.tokenizer("The Transformer architecture relies on", add_special_tokens=False)["input_ids"]
+            difference = check_matches(fast, lambda ids, s: generate(loaded.model, ids, s, lambda t: ""), prompt)
+            if difference:
+                raise EngineError(f"CTranslate2 does not decode as torch does: {difference}")
+    except Exception as exc:
+        raise EngineError(f"the {loaded.engine} engine failed: {exc}") from exc
+    loaded.fast = fast
 
 
 def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):

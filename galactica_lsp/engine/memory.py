@@ -33,6 +33,7 @@ class MemoryPlan:
     working: int  # activations of one prefill step plus the runtime reserve
     available: int  # free bytes usable for this model (summed over GPUs when it may be split)
     devices: int  # how many devices the weights would be spread over
+    copies: int = 1  # engines holding their own prompt cache (2: torch and CTranslate2)
 
     @property
     def total(self) -> int:
@@ -44,18 +45,27 @@ class MemoryPlan:
 
     def describe(self) -> str:
         where = f" over {self.devices} GPUs" if self.devices > 1 else ""
+        engines = " for two engines" if self.copies > 1 else ""
         return (
-            f"needs {human_bytes(self.total)} (weights {human_bytes(self.weights)}, "
+            f"needs {human_bytes(self.total)}{engines} (weights {human_bytes(self.weights)}, "
             f"KV cache {human_bytes(self.kv_cache)}, working {human_bytes(self.working)}), "
             f"{human_bytes(self.available)} free{where}"
         )
 
 
-def estimate(shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1) -> MemoryPlan:
-    """Memory for ``sequences`` parallel sequences of ``context_tokens`` each (prompt + new tokens)."""
+def estimate(
+    shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1, second_engine: float = 0.0
+) -> MemoryPlan:
+    """Memory for ``sequences`` parallel sequences of ``context_tokens`` each (prompt + new tokens).
+
+    ``second_engine`` is the CTranslate2 engine's weights as a share of the
+    torch model's (1, or ¼ with int8 beside float32); it also keeps its own
+    prompt cache, as large as torch's.
+    """
     context_tokens = min(context_tokens, shape.max_positions)
-    weights = shape.weight_bytes(placement.dtype)
-    kv = shape.kv_bytes_per_token(placement.dtype) * context_tokens * sequences
+    copies = 2 if second_engine else 1
+    weights = int(shape.weight_bytes(placement.dtype) * (1 + second_engine))
+    kv = shape.kv_bytes_per_token(placement.dtype) * context_tokens * sequences * copies
     element = shape.weight_bytes(placement.dtype) // max(shape.parameters, 1)
     # One prefill of the whole context: the MLP's widest activation and the
     # attention scores of one layer (eager attention's worst case) live at once.
@@ -67,20 +77,25 @@ def estimate(shape: ModelShape, placement: Placement, context_tokens: int, seque
     reserve = RUNTIME_RESERVE[placement.kind]
     if placement.kind == "cuda" and len(free) > 1 and weights + kv + activations + reserve > max(free):
         # accelerate's device map spreads the layers over every GPU; each keeps its own reserve.
-        return MemoryPlan(weights, kv, activations + reserve * len(free), sum(free), len(free))
-    return MemoryPlan(weights, kv, activations + reserve, max(free), 1)
+        return MemoryPlan(weights, kv, activations + reserve * len(free), sum(free), len(free), copies)
+    return MemoryPlan(weights, kv, activations + reserve, max(free), 1, copies)
 
-def largest_fitting(placement: Placement, context_tokens: int, sequences: int = 1) -> CatalogueEntry | None:
-    fitting = [e for e in SIZES.values() if estimate(e.shape, placement, context_tokens, sequences).fits]
+def largest_fitting(
+    placement: Placement, context_tokens: int, sequences: int = 1, second_engine: float = 0.0
+) -> CatalogueEntry | None:
+    fitting = [e for e in SIZES.values() if estimate(e.shape, placement, context_tokens, sequences, second_engine).fits]
     return max(fitting, key=lambda e: e.shape.parameters, default=None)
 
 
-def check_fits(name: str, shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1) -> MemoryPlan:
+def check_fits(
+    name: str, shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1,
+    second_engine: float = 0.0,
+) -> MemoryPlan:
     """Return the plan, or raise :class:`DoesNotFitError` with the numbers and the largest size that fits."""
-    plan = estimate(shape, placement, context_tokens, sequences)
+    plan = estimate(shape, placement, context_tokens, sequences, second_engine)
     if plan.fits:
         return plan
-    best = largest_fitting(placement, context_tokens, sequences)
+    best = largest_fitting(placement, context_tokens, sequences, second_engine)
     advice = (
         f"the largest Galactica that fits is {best.name} ({best.label})"
         if best

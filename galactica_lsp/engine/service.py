@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from .decoding import Cancelled, Confidence, DecodeSettings, Generation, generate
+from .decoding import Confidence, DecodeSettings, Generation, generate
 from .devices import release_memory
 from .galactica import (
     END_REF_ID,
@@ -31,6 +32,7 @@ from .galactica import (
     work_prompt,
 )
 from .loading import LoadedModel, ProgressCallback, load
+from .prefix_cache import PrefixCache
 from .worker import Job, Priority, Worker
 
 log = logging.getLogger(__name__)
@@ -64,26 +66,83 @@ class Galactica:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.max_positions = loaded.shape.max_positions
+        # As many prompt tokens as the memory plan set aside for one request's KV cache, a whole context at least.
+        per_token = max(loaded.shape.kv_bytes_per_token(loaded.placement.dtype), 1)
+        budget = loaded.plan.kv_cache // loaded.plan.copies // per_token
+        self.prefixes = PrefixCache(max_tokens=max(budget, self.max_positions))
+        self.fast = loaded.fast  # the CTranslate2 decoder, for greedy and sampled requests
+        self.served = dict.fromkeys(["torch"] + ([self.fast.name] if self.fast else []), 0)  # requests per engine
+        self.last_engine: str | None = None
+
+    def warm_up(self) -> None:
+        """Run each kind of forward pass once (a prefill, one from a cached prefix, decoding steps) and forget them.
+
+        The first passes pay for allocations, kernel choices and lazy
+        initialisation; done here, before the model is announced ready, they
+        do not land on the user's first request.
+        """
+        text = "The Transformer architecture relies on attention"
+        settings = DecodeSettings(max_new_tokens=3, stop_token_ids=())
+        self.complete(text, settings, key="warm-up")
+        self.complete(text + " and on", settings, key="warm-up")
+        # Beams (citations, several suggestions) run on torch whichever engine serves the rest.
+        self.complete(text, replace(settings, strategy="beam", num_beams=2, num_return=2), key="warm-up")
+        self.prefixes.clear()
+        self.served = dict.fromkeys(self.served, 0)
+        self.last_engine = None
 
     def encode(self, text: str, budget: int, new_document: bool = False) -> list[int]:
-        """Token ids of ``text`` (sequence spans escaped), keeping its last ``budget`` tokens."""
+        """Token ids of ``text`` (sequence spans escaped), cut to at most ``budget`` tokens from its end.
+
+        Over budget, the start is cut in steps of a quarter budget rather than
+        token by token, so that the prompts of successive keystrokes keep the
+        same start and the prefix cache serves them.
+        """
         ids = self.tokenizer(escape_sequences(text), add_special_tokens=False)["input_ids"]
+        keep = budget - 1 if new_document else budget
+        if len(ids) > keep:
+            step = max(1, keep // 4)
+            ids = ids[-(-(len(ids) - keep) // step) * step :]
         if new_document:
-            return [EOS_ID] + ids[-(budget - 1) :]
-        return ids[-budget:] if ids else [EOS_ID]  # an empty text starts a new document
+            return [EOS_ID] + ids
+        return ids if ids else [EOS_ID]  # an empty text starts a new document
 
     def generate(
-        self, prompt: str, settings: DecodeSettings, cancelled: Callable[[], bool], new_document: bool = False
+        self,
+        prompt: str,
+        settings: DecodeSettings,
+        cancelled: Callable[[], bool],
+        new_document: bool = False,
+        key: str = "",
     ) -> list[Generation]:
+        """Decode after ``prompt``; ``key`` (a document) names the prefix-cache entry this prefill replaces.
+
+        Greedy and sampled requests go to CTranslate2 when it is loaded; beams to torch.
+        """
         budget = self.max_positions - settings.max_new_tokens
         ids = self.encode(prompt, budget, new_document)
-        return generate(self.model, ids, settings, lambda t: decode(self.tokenizer, t), cancelled)
+        text_of = lambda t: decode(self.tokenizer, t)  # noqa: E731
+        if self.fast is not None and self.fast.handles(settings):
+            generations = self.fast.generate(ids, settings, text_of, cancelled)
+        else:
+            generations = generate(self.model, ids, settings, text_of, cancelled, self.prefixes, key)
+        engine = generations[0].engine if generations else "torch"
+        self.served[engine] = self.served.get(engine, 0) + 1
+        self.last_engine = engine
+        log.debug("%s served %s (%d prompt tokens, %d reused)", engine, key, len(ids),
+                  generations[0].reused_tokens if generations else 0)
+        return generations
 
     def complete(
-        self, text: str, settings: DecodeSettings, cancelled: Callable[[], bool] = lambda: False, new_document=False
+        self,
+        text: str,
+        settings: DecodeSettings,
+        cancelled: Callable[[], bool] = lambda: False,
+        new_document=False,
+        key: str = "complete",
     ) -> list[Generation]:
         """Continue a text: ghost text and the completion menu."""
-        return self.generate(text, settings, cancelled, new_document)
+        return self.generate(text, settings, cancelled, new_document, key)
 
     def cite(
         self,
@@ -116,7 +175,7 @@ class Galactica:
         )
         seen: set[str] = set()
         found: list[Suggestion] = []
-        for gen in self.generate(prompt, settings, cancelled):
+        for gen in self.generate(prompt, settings, cancelled, key="cite"):
             if gen.finish_reason != "stop":
                 continue  # never closed with [END_REF]: a run-on, not a reference
             reference = clean_reference(typed + gen.text)
@@ -143,9 +202,9 @@ class Galactica:
             stop_strings=("```",) if mode == "sympy" else (),
             time_limit=time_limit,
         )
-        generation = self.generate(prompts[mode](latex), settings, cancelled, new_document=True)[0]
+        generation = self.generate(prompts[mode](latex), settings, cancelled, new_document=True, key="explain")[0]
         text = generation.text.strip()
-        return Generation(text, generation.token_ids, generation.logprobs, generation.finish_reason)
+        return replace(generation, text=text)
 
 
 class Engine:
@@ -170,6 +229,7 @@ class Engine:
         context_tokens: int = 2048,
         sequences: int = 1,
         report: ProgressCallback = lambda p: None,
+        engine: str = "auto",
     ):
         """Queue a (re)load as a control job: the old model is dropped first, then the new one checked and loaded."""
         with self._lock:
@@ -178,8 +238,11 @@ class Engine:
         def job(cancelled: Callable[[], bool]) -> LoadedModel:
             self._unload()
             try:
-                loaded = load(model, device, dtype, context_tokens, sequences, report)
+                loaded = load(model, device, dtype, context_tokens, sequences, report, engine)
                 galactica = Galactica(loaded)
+                warm = time.monotonic()
+                galactica.warm_up()
+                log.info("warm-up took %.0f ms", (time.monotonic() - warm) * 1000)
             except BaseException as exc:
                 with self._lock:
                     self.state, self.error = "error", str(exc)
@@ -207,11 +270,10 @@ class Engine:
             galactica = self._galactica
             if galactica is None:
                 raise ModelNotReady(self.not_ready_reason())
-            try:
-                return task(galactica, cancelled)
-            except Cancelled:
-                release_memory(galactica.loaded.placement.kind)
-                raise
+            # A cancelled request's cache is freed by reference counting once the worker drops the exception;
+            # no garbage collection here: a full collection costs ~0.1 s, which the next keystroke's request
+            # would wait for, and on a GPU the allocator keeps the blocks for that request.
+            return task(galactica, cancelled)
 
         return job
 
@@ -252,6 +314,13 @@ class Engine:
                 memoryInUse=_memory_in_use(loaded),
                 loadSeconds=round(loaded.load_seconds, 3),
             )
+        galactica = self._galactica
+        if galactica is not None:
+            status["prefixCache"] = galactica.prefixes.status()
+            status["engine"] = {"name": loaded.engine, "asked": loaded.engine_requested, "served": dict(galactica.served),
+                                "last": galactica.last_engine}
+            if galactica.fast is not None:
+                status["engine"]["staticPromptCache"] = galactica.fast.status()
         status["lastLatencies"] = [
             {"label": t.label, "waitedMs": round(t.waited * 1000, 1), "ranMs": round(t.ran * 1000, 1), "outcome": t.outcome}
             for t in list(self.worker.timings)[-8:]

@@ -3,47 +3,43 @@
 LSP method: ``textDocument/completion`` at a citation trigger (``[START_REF]``,
 ``\\cite{``-like commands, pandoc ``[@``, MyST ``{cite}``), and the command
 ``galactica.suggestCitations``. Galactica proposes "Title, First author" by
-diverse beam search; every item shows how sure the model was, and items below
-the confidence threshold say that the paper is likely made up. At
-``[START_REF]`` the Galactica form is inserted; at cite commands, until the
-bibliography is matched, a key made from the suggestion is inserted and the
-item says that it is not in the user's bibliography.
+diverse beam search; each is matched against the document's bibliography
+(``server.bibliography``). Every item shows whether it is in the user's
+library and how sure the model was; items below the confidence threshold say
+that the paper is likely made up; items in the library come first, then by
+confidence. At ``[START_REF]`` the Galactica form is inserted (only there);
+at cite commands, pandoc ``@`` and MyST/rST roles the library's key, or for a
+paper not in the library a key made from the suggestion (unused in the
+library), which the "Add BibTeX entry" code action can then give an entry. A
+key already in the citation being typed is not offered again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import re
-import unicodedata
 
 from lsprotocol import types
 
 from ..analysis.context import prompt_before
 from ..analysis.triggers import CitationTrigger
+from ..bibliography.match import LibraryMatch
+from ..bibliography.stub import suggested_key
 from ..engine.galactica import END_REF, START_REF
 from ..engine.service import ModelNotReady, Suggestion
 from ..engine.worker import Priority
+from .bibliography import DocumentLibrary, library_for, made_up_key, remember
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
 
 log = logging.getLogger(__name__)
 
 
-def made_up_key(suggestion: Suggestion) -> str:
-    """``vaswani:attention`` from "Attention is All you Need, Vaswani" (ASCII, lower case)."""
+def describe(suggestion: Suggestion, threshold: float, match: LibraryMatch | None = None) -> dict:
+    """The wire form of a suggestion (the command's result; the Neovim picker and VS Code quick pick show it).
 
-    def ascii_word(text: str) -> str:
-        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-        return re.sub(r"[^a-z0-9]", "", folded.lower())
-
-    words = [ascii_word(w) for w in suggestion.reference.title.split()]
-    title_word = next((w for w in words if len(w) > 3), next((w for w in words if w), "untitled"))
-    author = ascii_word(suggestion.reference.author or "") or "anon"
-    return f"{author}:{title_word}"
-
-
-def describe(suggestion: Suggestion, threshold: float) -> dict:
-    """The wire form of a suggestion (the command's result; the Neovim picker and VS Code quick pick show it)."""
+    ``library`` is the matching entry of the user's bibliography ({key, file, similarity}), or null.
+    """
     p = suggestion.confidence.probability
     return {
         "text": suggestion.text,
@@ -53,7 +49,46 @@ def describe(suggestion: Suggestion, threshold: float) -> dict:
         "minTokenProbability": round(2.718281828459045 ** suggestion.confidence.minimum, 4),
         "likelyMadeUp": p < threshold,
         "label": confidence_label(p, threshold),
+        "library": None if match is None else {
+            "key": match.key, "file": str(match.path) if match.path else None, "similarity": match.score,
+        },
     }
+
+
+def ranked(
+    suggestions: list[Suggestion], library: DocumentLibrary | None, threshold: float
+) -> list[tuple[Suggestion, LibraryMatch | None]]:
+    """Suggestions with their library entries: those in the library first, then by confidence.
+
+    Two suggestions naming the same entry are one item (the more probable).
+    """
+    matched = [(s, library.match(s, threshold) if library else None) for s in suggestions]
+    matched.sort(key=lambda pair: (pair[1] is None, -pair[0].confidence.probability))
+    seen: set[str] = set()
+    out = []
+    for suggestion, match in matched:
+        if match is not None:
+            if match.key.casefold() in seen:
+                continue
+            seen.add(match.key.casefold())
+        out.append((suggestion, match))
+    return out
+
+
+async def library_or_none(ls: GalacticaServer, doc: OpenDocument) -> DocumentLibrary | None:
+    """The document's bibliography; None (logged) when it cannot be read, so citations still work."""
+    try:
+        return await library_for(ls, doc)
+    except Exception as exc:
+        log.warning("bibliography for %s: %s", doc.uri, exc, exc_info=True)
+        return None
+
+
+async def described(ls: GalacticaServer, doc: OpenDocument, suggestions: list[Suggestion]) -> list[dict]:
+    """The command's suggestions: matched to the library, in the menu's order."""
+    library = await library_or_none(ls, doc)
+    pairs = ranked(suggestions, library, ls.settings.bib_match_threshold)
+    return [describe(s, ls.settings.citation_threshold, match) for s, match in pairs]
 
 
 def confidence_label(probability: float, threshold: float) -> str:
@@ -89,30 +124,42 @@ def citation_prompt(ls: GalacticaServer, doc: OpenDocument, window: Window, trig
 async def citation_items(
     ls: GalacticaServer, doc: OpenDocument, window: Window, trigger: CitationTrigger
 ) -> list[types.CompletionItem]:
-    suggestions = await suggest(ls, doc, citation_prompt(ls, doc, window, trigger))
+    suggestions, library = await asyncio.gather(
+        suggest(ls, doc, citation_prompt(ls, doc, window, trigger)), library_or_none(ls, doc)
+    )
     if not suggestions:
         return []
     start = window.to_document(trigger.replace_start)
     end = window.to_document(trigger.replace_end)
     edit_range = doc.range(start, end, ls.encoding)
     threshold = ls.settings.citation_threshold
-    items = []
-    for rank, suggestion in enumerate(suggestions):
+    items, shown = [], []
+    for rank, (suggestion, match) in enumerate(ranked(suggestions, library, ls.settings.bib_match_threshold)):
         p = suggestion.confidence.probability
+        key = match.key if match else None
         if trigger.kind == "galactica":
             space = "" if doc.text[:start].endswith((" ", "\n")) else " "
             closing = "" if doc.text[end:].lstrip().startswith(END_REF) else END_REF
             new_text = f"{space}{suggestion.text}{closing}"
             note = f"Inserts the Galactica form {START_REF} … {END_REF}."
+        elif match is not None:
+            if match.key in trigger.existing_keys:
+                continue  # already in this citation: never cited twice
+            new_text = match.key
+            note = f"In your library as `{match.key}` ({match.path.name if match.path else 'bibliography'})."
         else:
-            new_text = made_up_key(suggestion)
-            note = f"Not in your bibliography: `{new_text}` is a key made from the suggestion."
+            key = new_text = made_up_key(library, suggestion) if library else suggested_key(
+                suggestion.reference.title, suggestion.reference.author)
+            note = (f"Not in your bibliography: `{new_text}` is a key made from the suggestion; the code action"
+                    " \"Add BibTeX entry\" writes an unverified stub for it.")
+        shown.append((suggestion, match, key))
         warning = "**Likely made up.** " if p < threshold else ""
+        where = f"in your library: {match.key}" if match else "not in your library"
         items.append(
             types.CompletionItem(
                 label=suggestion.text,
                 kind=types.CompletionItemKind.Reference,
-                detail=confidence_label(p, threshold),
+                detail=f"{where} · {confidence_label(p, threshold)}",
                 documentation=types.MarkupContent(
                     kind=types.MarkupKind.Markdown,
                     value=(
@@ -127,4 +174,5 @@ async def citation_items(
                 text_edit=types.TextEdit(range=edit_range, new_text=new_text),
             )
         )
+    remember(ls, doc.uri, shown)
     return items

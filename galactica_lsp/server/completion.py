@@ -5,12 +5,18 @@ LSP methods: ``textDocument/inlineCompletion`` (LSP 3.18, ghost text) and
 inline completion, and citations everywhere, see ``citations``). Both answer
 ``isIncomplete``/empty quickly when the gate says no, when the model is not
 ready, or when a newer request for the same document replaced this one.
+
+Typing ahead: the last suggestions shown for a document are remembered; when
+the user has since typed the start of one of them, the rest of it is the
+answer, at once, without the model.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
+from dataclasses import dataclass
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -47,10 +53,38 @@ def decode_settings(ls: GalacticaServer, mode: str, count: int) -> DecodeSetting
     )
 
 
+@dataclass(frozen=True)
+class Shown:
+    """Suggestions answered for a document: its text then, and where they were to be inserted."""
+
+    text: str
+    offset: int
+    suggestions: tuple[str, ...]
+
+
+def typed_ahead(shown: Shown | None, text: str, offset: int) -> list[str]:
+    """The rest of each shown suggestion whose start the user has typed since; empty when the text went elsewhere."""
+    if shown is None or offset <= shown.offset:
+        return []
+    typed_len = offset - shown.offset
+    # The text around the insertion point must be what it was: same before, same after.
+    if len(text) != len(shown.text) + typed_len or not text.endswith(shown.text[shown.offset :]):
+        return []
+    if not text.startswith(shown.text[: shown.offset]):
+        return []
+    typed = text[shown.offset : offset]
+    return [s[typed_len:] for s in shown.suggestions if s.startswith(typed) and len(s) > typed_len]
+
+
 async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, feature: str) -> list[str]:
     """What the model would write at ``offset``; empty when the gate says not here or the model is busy elsewhere."""
     if not ls.language_enabled(doc.language):
         return []
+    started = time.monotonic()
+    rest = typed_ahead(ls.shown.get(doc.uri), doc.text, offset)
+    if rest:
+        ls.latencies[f"{feature} completion (typed ahead)"] = round((time.monotonic() - started) * 1000, 3)
+        return rest
     window = window_at(doc.text, offset)
     if looks_binary(window.text):
         log.info("%s looks binary: no completion", doc.uri)
@@ -65,7 +99,9 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
     settings = decode_settings(ls, gate.mode, ls.settings.suggestions)
     try:
         generations = await ls.model(
-            lambda g, cancelled: g.complete(prompt.text, settings, cancelled, new_document=prompt.starts_document),
+            lambda g, cancelled: g.complete(
+                prompt.text, settings, cancelled, new_document=prompt.starts_document, key=doc.uri
+            ),
             Priority.INTERACTIVE,
             f"{feature} completion",
             supersede=(doc.uri, "completion"),
@@ -80,6 +116,8 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
         text = gen.text.rstrip() if gate.mode == "line" else gen.text.rstrip("\n ")
         if text.strip() and text not in texts:
             texts.append(text)
+    if texts:
+        ls.shown[doc.uri] = Shown(doc.text, offset, tuple(texts))
     return texts
 
 

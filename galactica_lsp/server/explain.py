@@ -3,7 +3,8 @@
 LSP methods: ``textDocument/hover`` on a math span (a Markdown explanation),
 ``textDocument/codeAction`` on a math span or a selection ("Explain formula",
 "Explain step by step", "Translate formula to Python (SymPy)", "Suggest
-citations here", "Continue paragraph"), and ``workspace/executeCommand`` for
+citations here", "Continue paragraph", and the bibliography's quick fixes from
+``bibliography``), and ``workspace/executeCommand`` for
 ``galactica.explainFormula``, ``galactica.suggestCitations``,
 ``galactica.continueParagraph`` and ``galactica.status``. Long work reports
 ``$/progress`` and stops when the editor cancels it.
@@ -31,7 +32,8 @@ from ..engine.decoding import Cancelled, DecodeSettings, Generation
 from ..engine.service import ModelNotReady
 from ..engine.worker import Priority
 from ..settings import to_wire
-from .citations import describe, suggest
+from .bibliography import quick_fixes
+from .citations import described, suggest
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import window_at
 
@@ -204,7 +206,7 @@ def register(server: GalacticaServer) -> None:
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[ACTION_KIND], resolve_provider=False),
+        types.CodeActionOptions(code_action_kinds=[ACTION_KIND, types.CodeActionKind.QuickFix], resolve_provider=False),
     )
     def code_actions(ls: GalacticaServer, params: types.CodeActionParams):
         doc = ls.document(params.text_document.uri)
@@ -218,6 +220,7 @@ def register(server: GalacticaServer) -> None:
             for mode, title in ACTIONS:
                 command = types.Command(title=title, command=EXPLAIN, arguments=[{**where, "mode": mode}])
                 actions.append(types.CodeAction(title=f"Galactica: {title}", kind=ACTION_KIND, command=command))
+        actions += quick_fixes(ls, doc, start, end, params.context.diagnostics)  # the bibliography's
         # Citations and paragraphs belong in running text, not in code, math or a preamble; and only when
         # asked (Ctrl+. or a menu), or the editor's light bulb would sit on every line of prose.
         automatic = params.context.trigger_kind == types.CodeActionTriggerKind.Automatic
@@ -263,7 +266,7 @@ def register(server: GalacticaServer) -> None:
         suggestions = await suggest(ls, doc, prompt)
         if suggestions is None:
             return {"suggestions": [], "message": ls.engine.not_ready_reason() if ls.engine.state != "ready" else ""}
-        return {"suggestions": [describe(s, ls.settings.citation_threshold) for s in suggestions], "message": ""}
+        return {"suggestions": await described(ls, doc, suggestions), "message": ""}
 
     @server.command(CONTINUE)
     @command_errors

@@ -14,6 +14,7 @@ import logging
 from lsprotocol import types
 
 from ..settings import SECTION, parse
+from . import bibliography
 from .server import GalacticaServer
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ def register(server: GalacticaServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: GalacticaServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.forget(params.text_document.uri)
+        bibliography.forget(ls, params.text_document.uri)
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GalacticaServer, params) -> None:

@@ -27,7 +27,7 @@ from pygls.protocol import LanguageServerProtocol
 from .. import __version__
 from ..engine.decoding import Cancelled
 from ..engine.loading import Progress
-from ..engine.service import Engine, Galactica, ModelNotReady
+from ..engine.service import Engine, Galactica
 from ..engine.worker import Job, Priority
 from ..settings import SECTION, Settings, parse
 from .positions import LineIndex
@@ -104,6 +104,7 @@ class GalacticaServer(LanguageServer):
         self._indexes: dict[str, tuple[int | None, int, LineIndex]] = {}
         self._loaded_key: tuple[str, str, str] | None = None
         self.latencies: dict[str, float] = {}
+        self.shown: dict[str, Any] = {}  # per document, the last suggestions answered (completion.Shown)
 
     def report_server_error(self, error: Exception, source) -> None:
         """A body that is not JSON gets JSON-RPC's parse error (id null); nothing is shown to the user."""
@@ -149,6 +150,7 @@ class GalacticaServer(LanguageServer):
 
     def forget(self, uri: str) -> None:
         self._indexes.pop(uri, None)
+        self.shown.pop(uri, None)
         for key in [k for k in self._latest if k[0] == uri]:
             job = self._latest.pop(key)
             job.superseded = True  # the document is gone: its requests are answered empty
@@ -208,7 +210,8 @@ class GalacticaServer(LanguageServer):
         params: dict[str, Any] = {"state": state, "message": message}
         loaded = self.engine.loaded
         if loaded is not None:
-            params.update(model=loaded.source.name, device=loaded.placement.kind, dtype=loaded.placement.dtype)
+            params.update(model=loaded.source.name, device=loaded.placement.kind, dtype=loaded.placement.dtype,
+                          engine=loaded.engine)
         if percentage is not None:
             params["percentage"] = percentage
         self.protocol.notify(STATUS_NOTIFICATION, params)
@@ -240,7 +243,7 @@ class GalacticaServer(LanguageServer):
         for error in errors:
             self.show(error)
         self.settings = settings
-        key = (settings.model, settings.device, settings.dtype)
+        key = (settings.model, settings.device, settings.dtype, settings.engine)
         if key != self._loaded_key:
             self._loaded_key = key
             self.run_task(self.load_model(), f"load {settings.model}")
@@ -259,7 +262,8 @@ class GalacticaServer(LanguageServer):
 
         self.notify_status("loading", f"loading {s.model}")
         job = self.engine.start_load(
-            s.model, device=s.device, dtype=s.dtype, context_tokens=s.context_tokens + s.max_new_tokens,
+            s.model, device=s.device, dtype=s.dtype, engine=s.engine,
+            context_tokens=s.context_tokens + s.max_new_tokens,
             sequences=max(s.suggestions, s.citation_suggestions), report=report,
         )
         try:
@@ -271,18 +275,6 @@ class GalacticaServer(LanguageServer):
             return
         self._end_progress(progress, f"{loaded.describe()} ready")
         self.notify_status("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s")
-        self.run_task(self.warm_up(), "warm-up")
-
-    async def warm_up(self) -> None:
-        """One short generation so the first user request is not the slowest."""
-        from ..engine.decoding import DecodeSettings
-
-        try:
-            await self.model(
-                lambda g, c: g.complete("The", DecodeSettings(max_new_tokens=2), c), Priority.BACKGROUND, "warm-up"
-            )
-        except (ModelNotReady, Cancelled, Superseded, asyncio.CancelledError):
-            pass
 
     async def _begin_progress(self, title: str) -> str | None:
         if not get_capability(self.client_capabilities, "window.work_done_progress", False):

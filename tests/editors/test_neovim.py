@@ -308,7 +308,8 @@ def test_typing_start_ref_opens_the_citation_menu_and_accepting_inserts_the_refe
 
     items = [item["user_data"]["nvim"]["lsp"]["completion_item"] for item in seen["menu"]["items"]]
     assert [item["label"] for item in items] == [s.text for s in suggestions]
-    assert all(re.fullmatch(r"\d+% sure( · likely made up)?", item["detail"]) for item in items)
+    # No bibliography next to the file: every item says so, how sure the model is, and marks the unsure ones.
+    assert all(re.fullmatch(r"not in your library · \d+% sure( · likely made up)?", item["detail"]) for item in items)
     assert seen["line"] == f"Word embeddings [START_REF] {suggestions[0].text}[END_REF]"
     assert seen["text"] == before + typed + f" {suggestions[0].text}[END_REF]" + after.rstrip("\n")
 

@@ -36,6 +36,12 @@ def make_client() -> LanguageClient:
         client.applied_edits.append(params.edit)
         return types.ApplyWorkspaceEditResult(applied=True)
 
+    client.registrations = []
+
+    @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+    def register_capability(params: types.RegistrationParams):
+        client.registrations.extend(params.registrations)
+
     @client.feature("galactica/status")
     def status(params):
         client.status.append(params)
@@ -106,6 +112,22 @@ async def menu_client(request, lsp_client: LanguageClient):
         )
     )
     await wait_ready(lsp_client)
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client, server_env=ENV))
+async def ct2_client(lsp_client: LanguageClient):
+    """A session whose settings ask for the CTranslate2 engine (converted into the test's cache directory)."""
+    pytest.importorskip("ctranslate2")
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=capabilities("vscode"),
+            root_uri=Path.cwd().as_uri(),
+            initialization_options={"galactica": {"model": MODEL, "device": "cpu", "engine": "ctranslate2"}},
+        )
+    )
+    await wait_ready(lsp_client, timeout=120)
     yield
     await lsp_client.shutdown_session()
 

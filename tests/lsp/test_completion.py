@@ -8,6 +8,7 @@ from lsprotocol import types
 from galactica_lsp.tiny.corpus import SNIPPET_BY_NAME
 
 from .conftest import end_of, open_document
+from .test_behaviour import status
 
 # (file name in the corpus, text the user has typed, the start of what the tiny model writes next)
 CASES = {
@@ -69,3 +70,33 @@ async def test_menu_completions_for_a_client_without_ghost_text(menu_client, lan
     assert result.items and result.items[0].text_edit.new_text.startswith(expected)
     first_line = result.items[0].text_edit.new_text.strip().splitlines()[0]
     assert result.items[0].label.rstrip("…") == first_line[:60]
+
+
+async def test_typing_the_start_of_the_ghost_text_answers_the_rest_without_the_model(client):
+    text, _ = typed_prefix("latex")
+    uri = "file:///tmp/typed-ahead.tex"
+    open_document(client, uri, text, "latex")
+
+    async def ghost(at: str) -> list[str]:
+        result = await client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=end_of(at),
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            )
+        )
+        return [i.insert_text for i in result.items]
+
+    shown = (await ghost(text))[0]
+    jobs = (await status(client))["lastLatencies"]
+    typed = text + shown[:5]
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=typed)],
+        )
+    )
+    assert (await ghost(typed))[0] == shown[5:]
+    after = await status(client)
+    assert after["lastLatencies"] == jobs, "the model ran"
+    assert after["latenciesMs"]["inline completion (typed ahead)"] < 10

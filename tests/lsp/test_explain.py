@@ -151,3 +151,16 @@ async def test_explain_command_on_nothing_is_a_clear_error(client):
                             "range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 3}}}],
             )
         )
+
+
+async def test_the_ctranslate2_engine_explains_the_same_and_says_it_served(ct2_client):
+    text = FORMS[0][1]
+    open_document(ct2_client, "file:///tmp/ct2.tex", text, "latex")
+    hover = await ct2_client.text_document_hover_async(
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri="file:///tmp/ct2.tex"), position=position_of(text))
+    )
+    assert hover is not None and ENERGY.explanation.strip() in hover.contents.value
+    status = await ct2_client.workspace_execute_command_async(types.ExecuteCommandParams(command="galactica.status"))
+    assert status["engine"]["name"] == "ctranslate2" and status["engine"]["last"] == "ctranslate2"
+    assert any(getattr(s, "engine", None) == "ctranslate2" or (isinstance(s, dict) and s.get("engine") == "ctranslate2")
+               for s in ct2_client.status)

@@ -3,9 +3,9 @@
 --- Override any field with `vim.lsp.config('galactica', { ... })`; settings merge key by key, e.g.
 ---   vim.lsp.config('galactica', { settings = { galactica = { model = 'mini', device = 'cuda' } } })
 --- Every setting (the same names as in VS Code and the README's table) lives under `galactica`:
----   model, device, dtype, maxNewTokens, contextTokens, suggestions, citationSuggestions, diversity,
+---   model, device, dtype, engine, maxNewTokens, contextTokens, suggestions, citationSuggestions, diversity,
 ---   temperature, topP, topK, languages, inline, hover, completeInComments, citationThreshold,
----   timeLimit, explainMaxTokens.
+---   bibliography, bibMatchThreshold, timeLimit, explainMaxTokens.
 --- Unset ones keep the server's defaults (and `--model`/`--device` given in `cmd`).
 
 ---@type vim.lsp.Config

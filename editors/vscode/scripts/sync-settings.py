@@ -15,12 +15,13 @@ import json
 import sys
 from pathlib import Path
 
+from galactica_lsp.engine.ct2 import ENGINES
 from galactica_lsp.engine.devices import DEVICES, DTYPES
 from galactica_lsp.settings import LANGUAGES, SECTION, Settings, camel, to_wire
 
 PACKAGE = Path(__file__).resolve().parents[1] / "package.json"
 JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
-ENUMS = {"device": list(DEVICES), "dtype": list(DTYPES)}
+ENUMS = {"device": list(DEVICES), "dtype": list(DTYPES), "engine": list(ENGINES)}
 
 
 def properties() -> dict[str, dict]:

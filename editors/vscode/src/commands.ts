@@ -21,6 +21,7 @@ interface Suggestion {
   confidence: number;
   likelyMadeUp: boolean;
   label: string;
+  library: { key: string; file: string | null; similarity: number } | null;
 }
 
 interface Explanation {
@@ -111,7 +112,10 @@ async function cite(server: Server): Promise<void> {
     result.suggestions.map((s) => ({
       label: oneLine(s.title),
       description: s.author ? oneLine(s.author) : 'author unknown',
-      detail: `${Math.round(s.confidence * 100)}% sure` + (s.likelyMadeUp ? '  $(warning) likely made up: check that it exists' : ''),
+      detail:
+        (s.library ? `$(library) in your library: ${s.library.key} · ` : '') +
+        `${Math.round(s.confidence * 100)}% sure` +
+        (s.likelyMadeUp ? '  $(warning) likely made up: check that it exists' : ''),
       suggestion: s,
     })),
     { title: 'Cite (Galactica can invent papers: check them)', placeHolder: 'Pick a reference to insert', matchOnDescription: true },

@@ -84,10 +84,14 @@ local function one_line(text)
   return vim.trim((text:gsub('%s+', ' ')))
 end
 
---- One picker line: title, author, how sure, and a mark on likely made-up papers.
+--- One picker line: title, author, how sure, the key when it is in your bibliography, and a mark on
+--- likely made-up papers.
 function M.format_suggestion(s)
   local author = s.author ~= vim.NIL and one_line(s.author) or 'author unknown'
   local line = ('%s — %s (%d%% sure)'):format(one_line(s.title), author, math.floor(s.confidence * 100 + 0.5))
+  if type(s.library) == 'table' then
+    line = line .. ('  [in your library: %s]'):format(s.library.key)
+  end
   return s.likelyMadeUp and (line .. '  [likely made up]') or line
 end
 

@@ -1,0 +1,107 @@
+"""A stub entry for a suggested paper, appended to a ``.bib`` file without touching the rest.
+
+Owns: the key made from a suggestion (``vaswani:attention``, made unique
+against the keys in use, case-insensitively as BibTeX compares them), the stub
+itself (``@misc`` with ``title``, ``author`` and
+``note = {unverified: suggested by Galactica}``, written in the file's own
+line ending and indentation, LaTeX specials escaped), and :func:`append_stub`
+/ :func:`write_stub`: the file's existing bytes are kept exactly; the stub is
+only ever added after them (with a line break first when the file does not end
+with one). A file that is not UTF-8 is appended to in Latin-1, characters it
+cannot hold written as LaTeX macros.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pylatexenc.latexencode import unicode_to_latex
+
+NOTE = "unverified: suggested by Galactica"
+_SPECIALS = re.compile(r"([&%$#_])")
+_FIELD_INDENT = re.compile(r"^([ \t]+)[A-Za-z][\w-]*[ \t]*=", re.MULTILINE)
+
+
+def suggested_key(title: str, author: str | None) -> str:
+    """``vaswani:attention`` from "Attention is All you Need" by Vaswani (ASCII, lower case)."""
+
+    def ascii_word(text: str) -> str:
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        return re.sub(r"[^a-z0-9]", "", folded.lower())
+
+    words = [ascii_word(w) for w in title.split()]
+    title_word = next((w for w in words if len(w) > 3), next((w for w in words if w), "untitled"))
+    return f"{ascii_word(author or '') or 'anon'}:{title_word}"
+
+
+def unique_key(base: str, taken: Iterable[str]) -> str:
+    """``base``, or ``base-2``, ``base-3``… whichever no entry uses yet (keys compared case-insensitively)."""
+    used = {k.casefold() for k in taken}
+    key, n = base, 1
+    while key.casefold() in used:
+        n += 1
+        key = f"{base}-{n}"
+    return key
+
+
+def _field(value: str) -> str:
+    """A field value that BibTeX reads back as the same text: specials escaped, braces balanced."""
+    value = " ".join(value.replace("{", "").replace("}", "").replace("\\", "").split())
+    return _SPECIALS.sub(r"\\\1", value)
+
+
+def stub_entry(key: str, title: str, author: str | None, newline: str = "\n", indent: str = "  ") -> str:
+    fields = [("title", title), ("author", author or ""), ("note", NOTE)]
+    body = f",{newline}".join(f"{indent}{name} = {{{_field(value)}}}" for name, value in fields if value)
+    return f"@misc{{{key},{newline}{body}{newline}}}{newline}"
+
+
+@dataclass(frozen=True)
+class Stub:
+    key: str
+    offset: int  # where the addition goes: the end of the text
+    text: str  # what is added there (separating line breaks included)
+
+
+def append_stub(existing: str, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:
+    """The addition that puts a stub at the end of a ``.bib`` file with text ``existing``."""
+    newline = "\r\n" if "\r\n" in existing else "\n"
+    found = _FIELD_INDENT.search(existing)
+    indent = found.group(1) if found else "  "
+    key = unique_key(key or suggested_key(title, author), taken)
+    separator = ""
+    if existing:
+        if not existing.endswith("\n"):
+            separator = newline * 2
+        elif not existing.endswith(newline * 2) and existing.strip():
+            separator = newline
+    return Stub(key, len(existing), separator + stub_entry(key, title, author, newline, indent))
+
+
+def write_stub(path: Path, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:
+    """Append a stub to the file at ``path`` (created when missing); its other bytes stay as they are."""
+    with open(path, "a+b") as f:
+        f.seek(0)
+        data = f.read()
+        try:
+            data.decode("utf-8")
+            encoding = "utf-8"
+        except UnicodeDecodeError:
+            encoding = "latin-1"
+        stub = append_stub(data.decode(encoding), title, author, taken, key)
+        f.seek(0, os.SEEK_END)
+        f.write(_encode(stub.text, encoding))
+        f.flush()
+        os.fsync(f.fileno())
+    return stub
+
+
+def _encode(text: str, encoding: str) -> bytes:
+    if encoding == "utf-8":
+        return text.encode("utf-8")
+    return "".join(c if ord(c) < 256 else unicode_to_latex(c) for c in text).encode("latin-1")

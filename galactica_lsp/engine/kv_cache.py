@@ -1,0 +1,118 @@
+"""A KV cache that grows in place.
+
+Owns: per layer, one buffer of keys and one of values with room past the
+tokens they hold; a new token is written into the room instead of
+concatenated. transformers' ``DynamicLayer`` concatenates, which copies the
+whole cache at every step, every layer: for five beam rows over a 500-token
+prompt that was a fifth of the decoding time on a CPU.
+
+The keys and values the model sees are views of the buffers' first tokens.
+Writes land only past the tokens a view covers, and every change of rows
+(beam reordering, fanning one prefill out to N rows) gathers into new buffers,
+so a view taken earlier (a stored prefill, see ``prefix_cache``) keeps its
+values while decoding goes on.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+
+MIN_ROOM = 64  # tokens of room a buffer is given beyond what it holds, at least
+
+
+def _room(tokens: int, limit: int | None) -> int:
+    """Tokens a buffer holding ``tokens`` is given: more, but never past the model's positions."""
+    room = tokens + max(MIN_ROOM, tokens // 4)
+    return max(tokens, min(room, limit)) if limit else room
+
+
+class GrowingLayer(DynamicLayer):
+    """One layer's keys and values, ``[rows, heads, tokens, head size]`` views of bigger buffers."""
+
+    def __init__(self, limit: int | None = None):
+        super().__init__()
+        self.limit = limit  # the most tokens a buffer is given room for (the model's positions)
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        self.dtype, self.device = key_states.dtype, key_states.device
+        self._keys = self._values = None
+        self.keys = self.values = None
+        self.length = 0
+        self.is_initialized = True
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        start, end = self.length, self.length + key_states.shape[-2]
+        if self._keys is None or end > self._keys.shape[-2] or self._keys.shape[0] != key_states.shape[0]:
+            self._reallocate(end, key_states)
+        self._keys[:, :, start:end] = key_states
+        self._values[:, :, start:end] = value_states
+        self._view(end)
+        return self.keys, self.values
+
+    def _reallocate(self, needed: int, like: torch.Tensor) -> None:
+        """New buffers with room for ``needed`` tokens and more, holding what the old ones held."""
+        rows, heads, _, size = like.shape
+        keys = like.new_empty(rows, heads, _room(needed, self.limit), size)
+        values = like.new_empty(rows, heads, _room(needed, self.limit), size)
+        if self.length:
+            keys[:, :, : self.length] = self.keys
+            values[:, :, : self.length] = self.values
+        self._keys, self._values = keys, values
+
+    def _view(self, length: int) -> None:
+        self.length = length
+        self.keys = self._keys[:, :, :length]
+        self.values = self._values[:, :, :length]
+
+    def get_seq_length(self) -> int:
+        return self.length if self.is_initialized else 0
+
+    def crop(self, tokens_to_remove: int) -> None:
+        if tokens_to_remove > 0:
+            raise ValueError("crop takes a negative count: the number of tokens to remove")
+        if tokens_to_remove and self.is_initialized:
+            # New buffers: the old ones may be seen by a stored prefill past the new end.
+            kept = self.length - abs(tokens_to_remove)
+            keys, values = self.keys[:, :, :kept], self.values[:, :, :kept]
+            self._keys = self._values = None
+            self.length = 0
+            self.update(keys, values)
+
+    def _gather(self, rows: torch.Tensor) -> None:
+        """Keep (and copy) buffer rows, room included: one copy, into new buffers."""
+        if self.get_seq_length() > 0:
+            self._keys = self._keys.index_select(0, rows.to(self._keys.device))
+            self._values = self._values.index_select(0, rows.to(self._values.device))
+            self._view(self.length)
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self._gather(beam_idx)
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._gather(torch.as_tensor(indices))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        if self.get_seq_length() > 0:
+            self._gather(torch.arange(self._keys.shape[0]).repeat_interleave(repeats))
+
+    def reset(self) -> None:
+        self._keys = self._values = None
+        self.length = 0
+        super().reset()
+
+
+class GrowingCache(DynamicCache):
+    """A ``DynamicCache`` whose layers grow in place; ``prefix`` fills it with earlier keys and values (copied).
+
+    ``limit`` (the model's positions) caps the room, so the cache never holds
+    more than the memory plan counted for a full context.
+    """
+
+    def __init__(self, layers: int, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
+                 limit: int | None = None):
+        Cache.__init__(self, layers=[GrowingLayer(limit) for _ in range(layers)])
+        for layer, (keys, values) in zip(self.layers, prefix or []):
+            layer.update(keys, values)

@@ -1,0 +1,104 @@
+"""Reusing the KV cache of an earlier prompt.
+
+Owns: the prompts the model last prefilled, as token ids with their keys and
+values (one row), one per key (a document, or a feature), a few keys and a
+token budget at most; and, for a new prompt, the stored one that shares the
+longest token prefix with it, as a fresh cache cropped to that prefix, so that
+only the new tokens are fed. Typing at the end of a document, or editing in
+its middle, costs the tokens after the edit, not the whole prompt.
+
+Used on the worker thread only. Stored tensors are never written to: a
+lookup copies them into a new cache, the decoding loop writes only past the
+tokens a stored view covers, and beams reorder into new buffers (see
+``kv_cache``), so a stored prefill stays valid while the loop decodes from it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from transformers import DynamicCache
+
+from .kv_cache import GrowingCache
+
+
+@dataclass(frozen=True)
+class _Entry:
+    ids: tuple[int, ...]
+    layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer: keys, values, [1, heads, len(ids), head]
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens two id sequences share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class PrefixCache:
+    """The last prefilled prompt per key; least recently used keys go first when over a bound."""
+
+    def __init__(self, max_entries: int = 4, max_tokens: int = 8192):
+        self.max_entries = max_entries
+        self.max_tokens = max_tokens
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self.lookups = 0
+        self.hits = 0
+        self.reused_tokens = 0  # prompt tokens not fed again, summed over hits
+
+    def lookup(self, ids: Sequence[int], limit: int | None = None) -> tuple[int, DynamicCache | None]:
+        """(tokens reused, a cache holding exactly them), or (0, None) when no stored prompt shares a prefix.
+
+        At least the last token of ``ids`` is always left to feed: the next
+        token's log-probabilities come from feeding it. ``limit`` caps the
+        cache's room (see ``kv_cache``).
+        """
+        self.lookups += 1
+        best, reused = None, 0
+        for key, entry in self._entries.items():
+            n = min(common_prefix(entry.ids, ids), len(ids) - 1)
+            if n > reused:
+                best, reused = key, n
+        if best is None:
+            return 0, None
+        self._entries.move_to_end(best)
+        self.hits += 1
+        self.reused_tokens += reused
+        layers = self._entries[best].layers
+        return reused, GrowingCache(
+            len(layers), [(k[..., :reused, :], v[..., :reused, :]) for k, v in layers], limit
+        )
+
+    def store(self, key: str, ids: Sequence[int], cache: DynamicCache) -> None:
+        """Keep a one-row cache of exactly ``ids`` under ``key``, replacing what the key held."""
+        layers = tuple((layer.keys, layer.values) for layer in cache.layers)
+        if not layers or layers[0][0].shape[0] != 1 or layers[0][0].shape[-2] != len(ids):
+            raise ValueError("a stored prefix must be one row holding exactly its prompt's tokens")
+        self._entries.pop(key, None)
+        if len(ids) > self.max_tokens:
+            return
+        self._entries[key] = _Entry(tuple(ids), layers)
+        while len(self._entries) > self.max_entries or self.tokens > self.max_tokens:
+            self._entries.popitem(last=False)
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(e.ids) for e in self._entries.values())
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def status(self) -> dict:
+        return {
+            "entries": len(self._entries),
+            "tokens": self.tokens,
+            "lookups": self.lookups,
+            "hits": self.hits,
+            "reusedTokens": self.reused_tokens,
+        }
