@@ -199,8 +199,7 @@ def test_the_memory_plan_counts_both_engines(loaded):
 
 
 def test_without_ctranslate2_the_default_still_loads_and_the_named_engine_says_why(monkeypatch):
-    monkeypatch.setattr(ct2, "unusable", lambda placement, engine="ctranslate2", devices=1:
-                        "the ctranslate2 package is not installed")
+    monkeypatch.setattr(ct2, "unusable", lambda placement, engine="ctranslate2": "the ctranslate2 package is not installed")
     assert choose("auto", CPU) == "torch"
     with pytest.raises(EngineError, match="not installed"):
         choose("ctranslate2", CPU)

@@ -61,16 +61,14 @@ def weight_share(engine: str, placement: Placement) -> float:
     return 1.0
 
 
-def unusable(placement: Placement, engine: str = "ctranslate2", devices: int = 1) -> str | None:
-    """Why CTranslate2 cannot serve this placement, or None when it can."""
+def unusable(placement: Placement, engine: str = "ctranslate2") -> str | None:
+    """Why CTranslate2 cannot serve this placement, or None when it can (a split over GPUs: see ``loading``)."""
     try:
         import ctranslate2
     except ImportError:
         return "the ctranslate2 package is not installed (pip install ctranslate2)"
     if placement.kind == "mps":
         return "CTranslate2 has no Apple MPS backend"
-    if devices > 1:
-        return "CTranslate2 does not split one model over several GPUs here"
     if placement.kind == "cuda" and ctranslate2.get_cuda_device_count() == 0:
         return "this CTranslate2 build sees no CUDA device"
     supported = ctranslate2.get_supported_compute_types(placement.kind)

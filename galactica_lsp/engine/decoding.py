@@ -125,12 +125,13 @@ class _Hypothesis:
 
 
 class _Stepper:
-    """Feeds tokens to the model and keeps its cache; one forward per step."""
+    """Feeds tokens to the model and keeps its cache (starting from ``prefix``'s keys and values); one forward per step."""
 
-    def __init__(self, model):
+    def __init__(self, model, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None):
         self.model = model
         self.device = model.get_input_embeddings().weight.device
-        self.cache = GrowingCache(model.config.num_hidden_layers, limit=model.config.max_position_embeddings)
+        config = model.config
+        self.cache = GrowingCache(config.num_hidden_layers, prefix, limit=config.max_position_embeddings)
 
     @torch.inference_mode()
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
@@ -193,15 +194,11 @@ def generate(
         raise ValueError("empty prompt")
     deadline = time.monotonic() + settings.time_limit if settings.time_limit else math.inf
     finisher = _Finisher(settings, decode)
-    step = _Stepper(model)
     if cancelled():
         raise Cancelled()
     # Prefill, for one row: the whole prompt, or only what follows a stored prefix.
-    reused = 0
-    if prefixes is not None:
-        reused, cache = prefixes.lookup(prompt_ids, limit=step.cache.layers[0].limit)
-        if cache is not None:
-            step.cache = cache
+    reused, prefix = prefixes.lookup(prompt_ids) if prefixes is not None else (0, [])
+    step = _Stepper(model, prefix)
     first = step(torch.tensor([list(prompt_ids[reused:])]))
     if prefixes is not None:
         prefixes.store(key, prompt_ids, step.cache)

@@ -80,6 +80,11 @@ class LoadedModel:
     engine_requested: str = "auto"
     fast: object = None  # the CTranslate2 decoder when engine is one of its
 
+    def prompt_cache_tokens(self) -> int:
+        """Tokens one engine may keep in its prompt cache: what the memory plan set aside, a whole context at least."""
+        per_token = max(self.shape.kv_bytes_per_token(self.placement.dtype), 1)
+        return max(self.plan.kv_cache // self.plan.copies // per_token, self.shape.max_positions)
+
     def describe(self) -> str:
         engine = {"ctranslate2": " with CTranslate2", "ctranslate2-int8": " with CTranslate2 (int8)"}.get(self.engine, "")
         return f"{self.source.name} on {self.placement.describe()}{engine}"
@@ -243,9 +248,7 @@ def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
     try:
         path = convert(loaded.model, loaded.tokenizer, loaded.directory, loaded.placement.dtype,
                        lambda message: report(Progress("convert", message)))
-        per_token = max(loaded.shape.kv_bytes_per_token(loaded.placement.dtype), 1)
-        budget = max(loaded.plan.kv_cache // loaded.plan.copies // per_token, loaded.shape.max_positions)
-        fast = FastDecoder(path, loaded.placement, loaded.tokenizer, budget, loaded.engine)
+        fast = FastDecoder(path, loaded.placement, loaded.tokenizer, loaded.prompt_cache_tokens(), loaded.engine)
         if fast.compute_type == "float32":  # half precisions and int8 may round a near tie the other way
             prompt = loaded.tokenizer("The Transformer architecture relies on", add_special_tokens=False)["input_ids"]
             difference = check_matches(fast, lambda ids, s: generate(loaded.model, ids, s, lambda t: ""), prompt)

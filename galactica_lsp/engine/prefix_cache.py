@@ -3,12 +3,12 @@
 Owns: the prompts the model last prefilled, as token ids with their keys and
 values (one row), one per key (a document, or a feature), a few keys and a
 token budget at most; and, for a new prompt, the stored one that shares the
-longest token prefix with it, as a fresh cache cropped to that prefix, so that
+longest token prefix with it, as the keys and values of that prefix, so that
 only the new tokens are fed. Typing at the end of a document, or editing in
 its middle, costs the tokens after the edit, not the whole prompt.
 
-Used on the worker thread only. Stored tensors are never written to: a
-lookup copies them into a new cache, the decoding loop writes only past the
+Used on the worker thread only. Stored tensors are never written to: the
+decoding loop copies a lookup's views into its own cache, writes only past the
 tokens a stored view covers, and beams reorder into new buffers (see
 ``kv_cache``), so a stored prefill stays valid while the loop decodes from it.
 """
@@ -21,8 +21,6 @@ from dataclasses import dataclass
 
 import torch
 from transformers import DynamicCache
-
-from .kv_cache import GrowingCache
 
 
 @dataclass(frozen=True)
@@ -52,12 +50,12 @@ class PrefixCache:
         self.hits = 0
         self.reused_tokens = 0  # prompt tokens not fed again, summed over hits
 
-    def lookup(self, ids: Sequence[int], limit: int | None = None) -> tuple[int, DynamicCache | None]:
-        """(tokens reused, a cache holding exactly them), or (0, None) when no stored prompt shares a prefix.
+    def lookup(self, ids: Sequence[int]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """(tokens reused, per layer the keys and values of exactly them); (0, []) when no stored prompt shares any.
 
         At least the last token of ``ids`` is always left to feed: the next
-        token's log-probabilities come from feeding it. ``limit`` caps the
-        cache's room (see ``kv_cache``).
+        token's log-probabilities come from feeding it. The tensors are views
+        of the stored ones: the caller copies them into its own cache.
         """
         self.lookups += 1
         best, reused = None, 0
@@ -66,14 +64,12 @@ class PrefixCache:
             if n > reused:
                 best, reused = key, n
         if best is None:
-            return 0, None
+            return 0, []
         self._entries.move_to_end(best)
         self.hits += 1
         self.reused_tokens += reused
         layers = self._entries[best].layers
-        return reused, GrowingCache(
-            len(layers), [(k[..., :reused, :], v[..., :reused, :]) for k, v in layers], limit
-        )
+        return reused, [(k[..., :reused, :], v[..., :reused, :]) for k, v in layers]
 
     def store(self, key: str, ids: Sequence[int], cache: DynamicCache) -> None:
         """Keep a one-row cache of exactly ``ids`` under ``key``, replacing what the key held."""

@@ -66,10 +66,7 @@ class Galactica:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.max_positions = loaded.shape.max_positions
-        # As many prompt tokens as the memory plan set aside for one request's KV cache, a whole context at least.
-        per_token = max(loaded.shape.kv_bytes_per_token(loaded.placement.dtype), 1)
-        budget = loaded.plan.kv_cache // loaded.plan.copies // per_token
-        self.prefixes = PrefixCache(max_tokens=max(budget, self.max_positions))
+        self.prefixes = PrefixCache(max_tokens=loaded.prompt_cache_tokens())
         self.fast = loaded.fast  # the CTranslate2 decoder, for greedy and sampled requests
         self.served = dict.fromkeys(["torch"] + ([self.fast.name] if self.fast else []), 0)  # requests per engine
         self.last_engine: str | None = None

@@ -381,9 +381,10 @@ def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, Librar
         libraries.made_up = dict(list(libraries.made_up.items())[-500:])
 
 
-def made_up_key(library: DocumentLibrary, suggestion: Suggestion) -> str:
-    """The key an unmatched suggestion gets: made from it, unused in the library."""
-    return unique_key(suggested_key(suggestion.reference.title, suggestion.reference.author), library.index.keys)
+def made_up_key(library: DocumentLibrary | None, suggestion: Suggestion) -> str:
+    """The key an unmatched suggestion gets: made from it, unused in the library (when there is one)."""
+    taken = library.index.keys if library is not None else ()
+    return unique_key(suggested_key(suggestion.reference.title, suggestion.reference.author), taken)
 
 
 def forget(ls: GalacticaServer, uri: str) -> None:

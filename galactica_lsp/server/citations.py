@@ -24,7 +24,6 @@ from lsprotocol import types
 from ..analysis.context import prompt_before
 from ..analysis.triggers import CitationTrigger
 from ..bibliography.match import LibraryMatch
-from ..bibliography.stub import suggested_key
 from ..engine.galactica import END_REF, START_REF
 from ..engine.service import ModelNotReady, Suggestion
 from ..engine.worker import Priority
@@ -148,8 +147,7 @@ async def citation_items(
             new_text = match.key
             note = f"In your library as `{match.key}` ({match.path.name if match.path else 'bibliography'})."
         else:
-            key = new_text = made_up_key(library, suggestion) if library else suggested_key(
-                suggestion.reference.title, suggestion.reference.author)
+            key = new_text = made_up_key(library, suggestion)
             note = (f"Not in your bibliography: `{new_text}` is a key made from the suggestion; the code action"
                     " \"Add BibTeX entry\" writes an unverified stub for it.")
         shown.append((suggestion, match, key))
