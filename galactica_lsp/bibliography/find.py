@@ -1,32 +1,41 @@
-r"""Which ``.bib`` files a document cites from.
+r"""Which bibliography files a document cites from.
 
 Owns: reading the names a document gives (LaTeX ``\bibliography{a,b}`` and
 ``\addbibresource[…]{a.bib}`` outside comments; a Markdown, Quarto or MyST
-front-matter ``bibliography:`` key, one name or a list), resolving them, and
-the fallback. The order, first hit wins for the stub writer's default:
+front-matter ``bibliography:`` key, one name or a list, read as YAML),
+resolving them, and the fallback. The order, first hit wins for the stub
+writer's default:
 
 1. the names in the document, relative to the document's folder (then to the
-   workspace folders); ``\bibliography{refs}`` means ``refs.bib``;
+   workspace folders); ``\bibliography{refs}`` means ``refs.bib``; front
+   matter may name CSL-JSON (``refs.json``) and CSL-YAML (``refs.yaml``) files;
 2. the ``galactica.bibliography`` setting: paths, absolute or relative to
-   the workspace folders (``~`` expanded);
-3. only when 1 and 2 give no existing file: ``*.bib`` in the document's
-   folder, then in the workspace folder holding the document (a few levels
-   down, hidden folders and ``node_modules`` skipped, at most
+   the workspace folders (``~`` expanded), ``.bib``, ``.json`` or ``.yaml``;
+3. only when 1 and 2 give no usable file: ``*.bib`` (never ``*.json``) in the
+   document's folder, then in the workspace folder holding the document (a few
+   levels down, hidden folders and ``node_modules`` skipped, at most
    :data:`MAX_FALLBACK` files).
 
-Names that do not resolve to a file are returned as missing, so the server
-can say so.
+A named file is used only when it is a regular file within the size limit
+(:func:`.files.check_file`); every name that cannot be used is returned in
+:attr:`Found.skipped` with the reason ("does not exist", "is a FIFO, not a
+file", "is 3.1 GB, over the 64 MiB limit", "is RIS: …"), so the server can say
+so. Whether a file's content is a bibliography is for :mod:`.parse` to say.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from ..analysis.language import LATEX, MARKDOWN, dialect
+from .files import Unreadable, check_file
+from .model import BIBTEX, format_of
 
 MAX_FALLBACK = 50
 FALLBACK_DEPTH = 3
@@ -42,12 +51,45 @@ _YAML_ITEM = re.compile(r"[ \t]*-[ \t]+(?P<item>[^\n#]+)")
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A bibliography named by the document or the setting that cannot be used, and why."""
+
+    name: str  # as written (``refs.bib`` for ``\\bibliography{refs}``)
+    reason: str  # "does not exist", "is a directory", "is a FIFO, not a file", …
+    origin: str  # "document" | "setting"
+    path: Path | None = None  # the file it names, when there is one (a directory, a FIFO, a huge file)
+
+    @property
+    def message(self) -> str:
+        """``bibliography `refs.bib` does not exist``; for the setting: ``the galactica.bibliography setting's …``."""
+        where = "bibliography" if self.origin == "document" else "the galactica.bibliography setting's"
+        return f"{where} `{self.name}` {self.reason}"
+
+
+@dataclass(frozen=True)
 class Found:
-    """The ``.bib`` files for a document, in order, and the names that matched no file."""
+    """The bibliography files for a document, in order, and the names that could not be used."""
 
     paths: tuple[Path, ...]
-    missing: tuple[str, ...]
+    skipped: tuple[Skipped, ...]
     how: str  # "document" | "setting" | "fallback" | "none"
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """The names of :attr:`skipped`, as written (what ``missing`` always held)."""
+        return tuple(s.name for s in self.skipped)
+
+    @property
+    def bibtex_paths(self) -> tuple[Path, ...]:
+        """The BibTeX files among :attr:`paths`: those a stub entry may be appended to."""
+        return tuple(p for p in self.paths if _format(p) == BIBTEX)
+
+
+def _format(path: Path) -> str | None:
+    try:
+        return format_of(path)
+    except ValueError:
+        return None
 
 
 def named_bibliographies(text: str, language: str) -> list[str]:
@@ -70,6 +112,16 @@ def _front_matter_names(text: str) -> list[str]:
     if front is None:
         return []
     body = front["body"]
+    try:
+        meta = yaml.safe_load(body)
+    except (yaml.YAMLError, RecursionError):
+        meta = None  # front matter that is not quite YAML (a template, a typo): read the key by hand
+    else:
+        if not isinstance(meta, dict):
+            return []
+        value = meta.get("bibliography")
+        values = value if isinstance(value, list) else [value]
+        return [v.strip() for v in values if isinstance(v, str) and v.strip()]
     key = _YAML_KEY.search(body)
     if key is None:
         return []
@@ -103,30 +155,58 @@ def find_bibliographies(
     setting: Sequence[str] = (),
     workspace_roots: Sequence[Path] = (),
 ) -> Found:
-    """The ``.bib`` files for a document at ``document`` (None: not a file) with this text."""
+    """The bibliography files for a document at ``document`` (None: not a file) with this text."""
     folder = document.parent if document is not None else None
     paths: list[Path] = []
-    missing: list[str] = []
+    skipped: list[Skipped] = []
+
+    def use(name: str, folders: list[Path], origin: str) -> None:
+        try:
+            paths.append(_resolve(name, folders, workspace_roots))
+        except _NotUsable as exc:
+            skipped.append(Skipped(name, exc.reason, origin, exc.path))
+
     for name in named_bibliographies(text, language):
-        found = _resolve(name, [folder] if folder else [], workspace_roots)
-        paths.append(found) if found else missing.append(name)
+        use(name, [folder] if folder else [], "document")
     how = "document" if paths else "setting"
     for name in setting:
-        found = _resolve(name, [], workspace_roots)
-        paths.append(found) if found else missing.append(name)
+        use(name, [], "setting")
     if paths:
-        return Found(tuple(dict.fromkeys(paths)), tuple(missing), how)
+        return Found(tuple(dict.fromkeys(paths)), tuple(skipped), how)
     fallback = _fallback(folder, _root_of(document, workspace_roots))
-    return Found(tuple(fallback), tuple(missing), "fallback" if fallback else "none")
+    return Found(tuple(fallback), tuple(skipped), "fallback" if fallback else "none")
 
 
-def _resolve(name: str, folders: Iterable[Path], roots: Sequence[Path]) -> Path | None:
+class _NotUsable(Exception):
+    def __init__(self, reason: str, path: Path | None = None):
+        super().__init__(reason)
+        self.reason, self.path = reason, path
+
+
+def _resolve(name: str, folders: list[Path], roots: Sequence[Path]) -> Path:
+    """The usable file a name means, the first place that has one; else why not."""
+    try:
+        format_of(name)
+    except ValueError as exc:
+        raise _NotUsable(str(exc)) from None
     path = Path(os.path.expanduser(name))
     candidates = [path] if path.is_absolute() else [base / path for base in [*folders, *roots]]
+    if not candidates:
+        raise _NotUsable("is a relative path, and there is no document folder or workspace folder to look in")
+    first: _NotUsable | None = None
     for candidate in candidates:
-        if candidate.is_file():
+        try:
+            check_file(candidate)
             return candidate.resolve()
-    return None
+        except Unreadable as exc:
+            if first is None and exc.reason != "does not exist":
+                first = _NotUsable(exc.reason, candidate)
+    if first is not None:
+        raise first
+    if path.is_absolute():
+        raise _NotUsable("does not exist")
+    places = " or ".join(["next to the document"] * bool(folders) + ["in a workspace folder"] * bool(roots))
+    raise _NotUsable(f"does not exist {places}")
 
 
 def _root_of(document: Path | None, roots: Sequence[Path]) -> Path | None:

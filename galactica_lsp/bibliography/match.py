@@ -6,8 +6,10 @@ titles in one list that rapidfuzz scans in C (a few milliseconds for 10,000
 entries), the keys for lookups. A suggestion matches an entry when the titles'
 similarity (``fuzz.ratio`` of the normalised titles, 0–1) reaches the
 threshold and the suggested surname is one of the entry's authors (when the
-suggestion names one). The best such entry wins: higher title similarity,
-then the first author over a co-author.
+suggestion names one), in any of the forms the name allows: "van Gennep",
+"Gennep"; "de la Fontaine", "la Fontaine", "Fontaine". The best such entry
+wins: higher title similarity, then the first author over a co-author. An
+entry without a key is never indexed (it could not be cited).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, process
 
-from .parse import BibEntry, Bibliography
+from .model import BibEntry, Bibliography
 
 # Candidates looked at per query, and the similarity below which rapidfuzz does not report one.
 CANDIDATES = 8
@@ -55,17 +57,18 @@ class MatchIndex:
         self.bibliographies = tuple(bibliographies)
         self._entries: list[tuple[BibEntry, Path | None]] = []
         self._titles: list[str] = []
-        self._surnames: list[tuple[str, ...]] = []
+        self._surnames: list[tuple[tuple[str, ...], ...]] = []  # per entry, per author: the forms, normalised
         seen: set[str] = set()
         for bib in self.bibliographies:
             for entry in bib.entries:
-                folded = entry.key.casefold()
-                if folded in seen:
+                folded = entry.key.strip().casefold()
+                if not folded or folded in seen:
                     continue  # the first bibliography's entry wins, as in biber
                 seen.add(folded)
                 self._entries.append((entry, bib.path))
                 self._titles.append(normalise(entry.title))
-                self._surnames.append(tuple(normalise(s) for s in entry.surnames))
+                self._surnames.append(tuple(
+                    tuple(dict.fromkeys(normalise(f) for f in person.surname_forms)) for person in entry.authors))
         self.keys = frozenset(seen)
 
     def __len__(self) -> int:
@@ -96,14 +99,16 @@ class MatchIndex:
         return LibraryMatch(entry, path, round(best[0] / 100, 4))
 
 
-def _author_rank(surname: str, surnames: tuple[str, ...]) -> int | None:
+def _author_rank(surname: str, authors: tuple[tuple[str, ...], ...]) -> int | None:
     """0: the first author; 1: a co-author; None: not an author (a suggestion with no author matches any)."""
     if not surname:
         return 0
-    for rank, candidate in enumerate(surnames):
-        if candidate == surname or fuzz.ratio(candidate, surname) >= SURNAME_ALIKE:
+    for rank, forms in enumerate(authors):
+        if surname in forms or any(fuzz.ratio(form, surname) >= SURNAME_ALIKE for form in forms):
             return min(rank, 1)
-    # "van Beethoven" typed as "Beethoven", or the reverse.
-    if any(surname in candidate.split() or candidate in surname.split() for candidate in surnames if candidate):
-        return 1
+    # One word of a longer name ("Márquez" for "García Márquez"), or a particle the entry does not
+    # have ("van Beethoven" for "Beethoven, Ludwig van").
+    for rank, forms in enumerate(authors):
+        if forms and (surname in forms[0].split() or forms[-1] in surname.split()):
+            return min(rank, 1)
     return None

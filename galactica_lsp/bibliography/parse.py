@@ -1,135 +1,66 @@
-r"""A ``.bib`` file's entries, as plain text for matching, and its malformed blocks.
+r"""A bibliography file's entries, whatever its format: the one door to reading bibliographies.
 
-Owns: :func:`parse_bib` (bibtexparser 2: ``@string`` macros resolved, braces
-and quotes removed), the entries' titles and author surnames turned from LaTeX
-into text (pylatexenc, only where there is a macro to expand: ``{\"o}`` → ö,
-``\emph{x}`` → x), and :class:`BibProblem`, one per block bibtexparser could
-not read or a key used twice, with its lines. Malformed blocks are skipped,
-never fatal; nothing here writes to the file.
+Owns :func:`read_bib` (a file from disk: read safely through
+:mod:`.files`, so a FIFO, a device, a directory, a file over 64 MiB or a
+binary file is one problem saying why, never a hang or an error; the result
+carries the :class:`~.files.FileStamp` of the version read) and
+:func:`parse_bibliography` (text, e.g. the editor's buffer of the file), both
+choosing the reader by the file's extension (:func:`~.model.format_of`):
+BibTeX/biblatex (:mod:`.bibtex`), CSL-JSON and CSL-YAML (:mod:`.csl`).
+Nothing here writes to a file.
+
+The types and the BibTeX helpers are importable from here too, as before.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from dataclasses import dataclass, field
+import dataclasses
 from pathlib import Path
 
-import bibtexparser
-from bibtexparser.library import Library
-from bibtexparser.middlewares.names import (
-    parse_single_name_into_parts,
-    split_multiple_persons_names,
+from .bibtex import latex_to_text, parse_bib, people, surnames
+from .csl import parse_csl_json, parse_csl_yaml
+from .files import BINARY, Unreadable, read_text_stamped
+from .model import (
+    BIBTEX,
+    CSL_JSON,
+    CSL_YAML,
+    BibEntry,
+    BibProblem,
+    Bibliography,
+    Person,
+    format_of,
 )
-from bibtexparser.model import DuplicateBlockKeyBlock, ParsingFailedBlock
-from pylatexenc.latex2text import LatexNodes2Text
 
-log = logging.getLogger(__name__)
+__all__ = [
+    "BibEntry", "BibProblem", "Bibliography", "Person", "latex_to_text", "parse_bib", "parse_bibliography",
+    "people", "read_bib", "surnames",
+]
 
-_LATEX = LatexNodes2Text(math_mode="verbatim", strict_latex_spaces=True)
-_NEEDS_LATEX = re.compile(r"[\\$]")
-_SPACE = re.compile(r"\s+")
-
-
-@dataclass(frozen=True)
-class BibEntry:
-    key: str
-    entry_type: str
-    title: str  # plain text
-    surnames: tuple[str, ...]  # plain text, first author first
-    year: str
-    line: int  # 0-based line of the ``@type{`` in the file
+_PARSERS = {BIBTEX: parse_bib, CSL_JSON: parse_csl_json, CSL_YAML: parse_csl_yaml}
 
 
-@dataclass(frozen=True)
-class BibProblem:
-    line: int  # 0-based first line of the block
-    end_line: int  # 0-based last line
-    message: str
-
-
-@dataclass(frozen=True)
-class Bibliography:
-    path: Path | None
-    entries: tuple[BibEntry, ...]
-    problems: tuple[BibProblem, ...] = ()
-    keys: frozenset[str] = field(default=frozenset())  # every key, case-folded (BibTeX keys are case-insensitive)
-
-    @staticmethod
-    def of(path: Path | None, entries: list[BibEntry], problems: list[BibProblem]) -> Bibliography:
-        return Bibliography(path, tuple(entries), tuple(problems), frozenset(e.key.casefold() for e in entries))
-
-
-def latex_to_text(value: str) -> str:
-    """A field's LaTeX as text: ``Caf{\\'e} \\emph{Society}`` → ``Café Society``; braces dropped."""
-    if _NEEDS_LATEX.search(value):
+def parse_bibliography(text: str, path: Path | None = None, format: str | None = None) -> Bibliography:
+    """The entries and problems of a bibliography's text, read as ``format`` (default: by ``path``'s extension)."""
+    if format is None:
         try:
-            value = _LATEX.latex_to_text(value)
-        except Exception as exc:  # pylatexenc is tolerant, but a field must never stop a file loading
-            log.debug("cannot read LaTeX %r: %s", value, exc)
-    return _SPACE.sub(" ", value.replace("{", "").replace("}", "").replace("~", " ")).strip()
-
-
-def surnames(authors: str) -> tuple[str, ...]:
-    """The surnames in a BibTeX ``author`` field, as text: ``Vaswani, Ashish and Noam Shazeer`` → (Vaswani, Shazeer)."""
-    found = []
-    for person in split_multiple_persons_names(authors):
-        try:
-            parts = parse_single_name_into_parts(person, strict=False)
-            last = " ".join(parts.last) or person
-        except Exception:  # an odd name: keep it whole
-            last = person
-        text = latex_to_text(last)
-        if text and text.lower() != "others":
-            found.append(text)
-    return tuple(found)
-
-
-def parse_bib(text: str, path: Path | None = None) -> Bibliography:
-    """The entries and problems of a ``.bib`` file's text."""
-    library: Library = bibtexparser.parse_string(text)
-    entries = []
-    for entry in library.entries:
-        fields = {name.lower(): f.value for name, f in entry.fields_dict.items()}
-        title = fields.get("title", "")
-        people = fields.get("author") or fields.get("editor") or ""
-        entries.append(
-            BibEntry(
-                key=entry.key,
-                entry_type=entry.entry_type.lower(),
-                title=latex_to_text(title) if isinstance(title, str) else "",
-                surnames=surnames(people) if isinstance(people, str) else (),
-                year=str(fields.get("year") or fields.get("date") or "")[:4],
-                line=entry.start_line,
-            )
-        )
-    problems = [_problem(block) for block in library.failed_blocks]
-    return Bibliography.of(path, entries, sorted(problems, key=lambda p: p.line))
-
-
-def _problem(block: ParsingFailedBlock) -> BibProblem:
-    end = block.start_line + block.raw.rstrip().count("\n")
-    if isinstance(block, DuplicateBlockKeyBlock):
-        message = f"duplicate key {block.key!r}: this entry is ignored, the first one with that key is used"
-    else:
-        reason = getattr(block.error, "abort_reason", None) or str(block.error) or type(block.error).__name__
-        message = f"malformed entry skipped: {reason.strip()}"
-    return BibProblem(block.start_line, end, message)
-
-
-def read_text(path: Path) -> str:
-    """A ``.bib`` file's text: UTF-8 (a BOM allowed), else Latin-1 (which reads any bytes)."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+            format = format_of(path) if path is not None else BIBTEX
+        except ValueError as exc:
+            return Bibliography.unreadable(path, f"{path} {exc}")
+    if "\0" in text:
+        return Bibliography.unreadable(path, f"{path or 'this text'} {BINARY}", format=format)
+    return _PARSERS[format](text, path)
 
 
 def read_bib(path: Path) -> Bibliography:
-    """Parse a ``.bib`` file from disk; an unreadable file is a problem, not an error."""
+    """A bibliography file from disk, any format; an unusable file is one problem, never an error."""
     try:
-        text = read_text(path)
-    except OSError as exc:
-        return Bibliography.of(path, [], [BibProblem(0, 0, f"cannot read {path}: {exc.strerror or exc}")])
-    return parse_bib(text, path)
+        format = format_of(path)
+    except ValueError as exc:
+        return Bibliography.unreadable(path, f"{path} {exc}")
+    try:
+        text, stamp = read_text_stamped(path)
+    except Unreadable as exc:
+        return Bibliography.unreadable(path, str(exc), format=format, stamp=exc.stamp)
+    except OSError as exc:  # an I/O error while reading
+        return Bibliography.unreadable(path, f"{path} cannot be read ({exc.strerror or exc})", format=format)
+    return dataclasses.replace(parse_bibliography(text, path, format), stamp=stamp)

@@ -8,12 +8,14 @@ line ending and indentation, LaTeX specials escaped), and :func:`append_stub`
 / :func:`write_stub`: the file's existing bytes are kept exactly; the stub is
 only ever added after them (with a line break first when the file does not end
 with one). A file that is not UTF-8 is appended to in Latin-1, characters it
-cannot hold written as LaTeX macros.
+cannot hold written as LaTeX macros. Only a BibTeX file is written to (never a
+CSL-JSON or CSL-YAML one), and only a regular file within the size limit that
+is text (:func:`.files.appending`): a FIFO, a device, a directory, a huge or
+a binary file is refused with the reason, nothing written.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -21,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pylatexenc.latexencode import unicode_to_latex
+
+from .files import appending, text_of
+from .model import BIBTEX, format_of
 
 NOTE = "unverified: suggested by Galactica"
 _SPECIALS = re.compile(r"([&%$#_])")
@@ -84,20 +89,22 @@ def append_stub(existing: str, title: str, author: str | None, taken: Iterable[s
 
 
 def write_stub(path: Path, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:
-    """Append a stub to the file at ``path`` (created when missing); its other bytes stay as they are."""
-    with open(path, "a+b") as f:
-        f.seek(0)
-        data = f.read()
-        try:
-            data.decode("utf-8")
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "latin-1"
-        stub = append_stub(data.decode(encoding), title, author, taken, key)
-        f.seek(0, os.SEEK_END)
-        f.write(_encode(stub.text, encoding))
-        f.flush()
-        os.fsync(f.fileno())
+    """Append a stub to the file at ``path`` (created when missing); its other bytes stay as they are.
+
+    Raises ValueError for a file that is not BibTeX, :class:`.files.Unreadable` (an OSError) with the
+    reason for one that cannot be used.
+    """
+    try:
+        kind = format_of(path)
+    except ValueError as exc:
+        raise ValueError(f"{path} {exc}") from None
+    if kind != BIBTEX:
+        raise ValueError(f"{path} is {kind.upper()}: stub entries are written only to "
+                         "BibTeX (.bib) files; name one")
+    with appending(path) as (data, append):
+        text, encoding = text_of(data, path)
+        stub = append_stub(text, title, author, taken, key)
+        append(_encode(stub.text, encoding))
     return stub
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from benchmarks.bib_match import make_bib
@@ -31,7 +30,7 @@ def test_latex_in_fields_becomes_text():
     assert latex_to_text(r"Caf{\'e} \emph{Society}") == "Café Society"
     assert latex_to_text("{LLaMA}: Open~Models") == "LLaMA: Open Models"
     assert surnames(r"M{\"u}ller, J{\"o}rg and Ludwig van Beethoven and {Google Brain} and others") == (
-        "Müller", "Beethoven", "Google Brain")
+        "Müller", "van Beethoven", "Google Brain")
 
 
 def test_string_macros_duplicates_and_garbage_never_raise():
@@ -51,7 +50,8 @@ def test_a_file_that_is_not_utf8_is_read_as_latin1(tmp_path):
 
 def test_a_missing_file_is_a_problem_not_an_error(tmp_path):
     bib = read_bib(tmp_path / "gone.bib")
-    assert bib.entries == () and "cannot read" in bib.problems[0].message
+    assert bib.entries == () and bib.problems[0].message == f"{tmp_path / 'gone.bib'} does not exist"
+    assert bib.unusable == bib.problems[0].message
 
 
 def test_normalise_folds_case_accents_and_punctuation():
@@ -86,12 +86,12 @@ def test_the_first_bibliography_wins_a_key_used_twice():
     assert len(index) == 1 and index.has_key("K") and index.match("First", None, 0.9).path == Path("a.bib")
 
 
-def test_matching_against_ten_thousand_entries_takes_under_20_ms():
+def test_each_of_ten_thousand_entries_is_found_by_its_own_title_and_surname():
+    # How fast: benchmarks/bib_match.py (tests make no wall-clock assertions).
     text, known = make_bib(10_000)
     index = MatchIndex([parse_bib(text)])
-    timings = []
-    for title, surname in known[:: len(known) // 50]:
-        started = time.perf_counter()
-        assert index.match(title.lower(), surname, 0.85) is not None
-        timings.append(time.perf_counter() - started)
-    assert sorted(timings)[len(timings) // 2] < 0.020
+    assert len(index) == 10_000
+    for i in range(0, 10_000, 200):
+        title, surname = known[i]
+        found = index.match(title.lower(), surname, 0.85)
+        assert found is not None and normalise(found.entry.title) == normalise(title)
