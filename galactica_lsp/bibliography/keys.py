@@ -127,7 +127,9 @@ def citation_style(text: str, language: str) -> str | None:
 
 
 def cite(key: str, style: str) -> str:
-    """The text that cites ``key`` in a style."""
+    """The text that cites ``key`` in a style; ValueError for an empty key (it would cite nothing)."""
+    if not key.strip():
+        raise ValueError("no citation key: an empty key cites nothing")
     return {
         "latex": f"\\cite{{{key}}}",
         "pandoc": f"[@{key}]",

@@ -109,6 +109,6 @@ def _author_rank(surname: str, authors: tuple[tuple[str, ...], ...]) -> int | No
     # One word of a longer name ("Márquez" for "García Márquez"), or a particle the entry does not
     # have ("van Beethoven" for "Beethoven, Ludwig van").
     for rank, forms in enumerate(authors):
-        if forms and (surname in forms[0].split() or forms[-1] in surname.split()):
+        if forms and (surname in forms[-1].split() or forms[-1] in surname.split()):  # never a particle alone
             return min(rank, 1)
     return None
