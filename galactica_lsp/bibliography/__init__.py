@@ -1,12 +1,16 @@
-"""The user's bibliography: which ``.bib`` files a document uses, what they hold, and writing to them.
+"""The user's bibliography: which files a document uses, what they hold, and writing to them.
 
 Pure functions, no LSP:
 
-- ``find``: the ``.bib`` files for a document (``\\bibliography{}``,
+- ``find``: the bibliography files for a document (``\\bibliography{}``,
   ``\\addbibresource{}``, front-matter ``bibliography:``, the setting, then
-  ``*.bib`` nearby);
-- ``parse``: a ``.bib`` file's entries as text (bibtexparser 2, pylatexenc),
-  and its malformed blocks with line numbers;
+  ``*.bib`` nearby), and every named one that cannot be used, with the reason;
+- ``files``: the one way files are read and appended to: regular files only,
+  at most 64 MiB, never read past that, text not binary; and ``FileStamp``,
+  a version of a file including a hash of its content;
+- ``parse``: a bibliography file's entries, whatever its format (``bibtex``:
+  BibTeX and biblatex with bibtexparser 2 and pylatexenc; ``csl``: CSL-JSON and
+  CSL-YAML), and its problems with line numbers; ``model``: the types;
 - ``match``: a suggested "Title, Author" against the entries (rapidfuzz);
 - ``keys``: the citation keys a document cites, and the syntax that cites a key
   at a given place;

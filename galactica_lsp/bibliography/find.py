@@ -115,7 +115,7 @@ def _front_matter_names(text: str) -> list[str]:
     try:
         meta = yaml.safe_load(body)
     except (yaml.YAMLError, RecursionError):
-        meta = None  # front matter that is not quite YAML (a template, a typo): read the key by hand
+        pass  # front matter that is not quite YAML (a template, a typo): the key is read by hand below
     else:
         if not isinstance(meta, dict):
             return []
