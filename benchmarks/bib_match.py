@@ -92,7 +92,8 @@ def main() -> None:
     started = time.perf_counter()
     index = MatchIndex([bib])
     indexed = time.perf_counter() - started
-    print(f"{args.format}: {len(text) / 1e6:.1f} MB, {len(bib.entries)} entries, {len(bib.problems)} malformed blocks reported")
+    print(f"{args.format}: {len(text) / 1e6:.1f} MB, {len(bib.entries)} entries, "
+          f"{len(bib.problems)} malformed blocks reported")
     print(f"parse (background thread in the server): {parsed:.2f} s; index: {indexed * 1000:.0f} ms")
 
     rng = random.Random(2)

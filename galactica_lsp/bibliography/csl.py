@@ -255,15 +255,13 @@ def _people(key: str, names: object, problem) -> tuple[Person, ...]:
             problem(f"`{key}`: a name is not an object (`{{\"family\": …, \"given\": …}}`): ignored")
             continue
         part = {k: " ".join(str(v).split()) for k, v in name.items() if isinstance(v, (str, int)) and str(v).strip()}
-        particle = " ".join(p for p in (part.get("dropping-particle"), part.get("non-dropping-particle")) if p)
-        family = part.get("family") or part.get("literal")
-        if not family:
-            if not part.get("given"):
-                problem(f"`{key}`: a name has neither `family` nor `literal`: ignored")
-                continue
-            family = part["given"]  # a mononym written as a given name
-        found.append(Person(family, particle=particle if part.get("family") else "",
-                            given=part.get("given", "") if part.get("family") else "", suffix=part.get("suffix", "")))
+        if part.get("family"):
+            particle = " ".join(p for p in (part.get("dropping-particle"), part.get("non-dropping-particle")) if p)
+            found.append(Person(part["family"], particle, part.get("given", ""), part.get("suffix", "")))
+        elif part.get("literal") or part.get("given"):  # a corporate name, or a mononym written as a given name
+            found.append(Person(part.get("literal") or part["given"]))
+        else:
+            problem(f"`{key}`: a name has neither `family` nor `literal`: ignored")
     return tuple(found)
 
 

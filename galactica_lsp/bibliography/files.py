@@ -51,6 +51,9 @@ class Unreadable(OSError):
         self.reason = reason
         self.stamp = stamp  # the version seen, when the file is a regular one (too big, binary)
 
+    def __reduce__(self):
+        return (Unreadable, (self.path, self.reason, self.stamp))
+
 
 @dataclass(frozen=True)
 class FileStamp:
@@ -142,6 +145,10 @@ def _open(path: Path | str, flags: int, limit: int, read_at_ns: int) -> tuple[in
     """An open descriptor on a checked regular file (checked again once open: it may have been swapped)."""
     try:
         fd = os.open(path, flags | _OPEN_FLAGS, 0o666)
+    except FileNotFoundError as exc:
+        if flags & os.O_CREAT and not os.path.lexists(path):
+            raise Unreadable(path, "cannot be created: its folder does not exist") from None
+        raise Unreadable(path, _error_reason(exc, path)) from None
     except OSError as exc:
         raise Unreadable(path, _error_reason(exc, path, "written" if flags & os.O_CREAT else "read")) from None
     try:

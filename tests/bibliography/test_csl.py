@@ -117,3 +117,19 @@ def test_suggestions_match_csl_entries_by_title_and_any_form_of_the_surname():
     assert index.match("Fables choisies", "Fontaine", 0.85).key == "fontaine1668"
     assert index.match("Symphony No. 5 in C minor", "Beethoven", 0.85).key == "beethoven1808"
     assert index.has_key("42") and not index.has_key("")
+
+
+def test_odd_names_are_kept_when_they_can_be_and_reported_when_not():
+    text = ('[{"id": "k", "title": "T", "author": [{"given": "Plato"}, "Doe, J.", 7, {"dropping-particle": "van"},'
+            ' {"family": "Waals", "non-dropping-particle": "van der", "suffix": "Jr."}],'
+            ' "issued": {"date-parts": [["2001", 2]]}, "title-short": null}]')
+    bib = parse_csl_json(text)
+    (entry,) = bib.entries
+    assert entry.authors == (Person("Plato"), Person("Doe, J."), Person("Waals", "van der", "", "Jr."))
+    assert entry.year == "2001"
+    assert [p.message for p in bib.problems] == [
+        '`k`: a name is not an object (`{"family": …, "given": …}`): ignored',
+        "`k`: a name has neither `family` nor `literal`: ignored",
+    ]
+    (bad,) = parse_csl_json('[{"id": "k", "title": {"nested": 1}}]').problems
+    assert bad.message == "`k`: `title` is not text: ignored"

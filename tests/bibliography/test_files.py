@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import sys
 from pathlib import Path
 
@@ -145,8 +146,9 @@ def test_appending_creates_a_missing_file_and_refuses_one_over_the_limit(tmp_pat
     assert (tmp_path / "new.bib").read_bytes() == b"@misc{a}\n"
     with pytest.raises(Unreadable, match="over the 4 bytes limit"), appending(tmp_path / "new.bib", limit=4):
         pass
-    with pytest.raises(Unreadable, match="does not exist"), appending(tmp_path / "no" / "such.bib"):
-        pass
+    with pytest.raises(Unreadable, match="cannot be created: its folder does not exist"):
+        with appending(tmp_path / "no" / "such.bib"):
+            pass
 
 
 def test_a_stamp_is_the_version_read_and_changes_with_the_content(tmp_path):
@@ -188,6 +190,12 @@ def test_a_file_not_changed_around_the_time_it_was_read_is_checked_without_readi
     assert unchanged(path, settled)
     os.utime(path, ns=(long_ago, long_ago + 1))
     assert not unchanged(path, settled)
+
+
+def test_the_reason_survives_pickling(tmp_path):
+    error = pickle.loads(pickle.dumps(Unreadable(tmp_path / "x.bib", "is a directory")))
+    assert (error.path, error.reason) == (tmp_path / "x.bib", "is a directory")
+    assert str(error) == f"{tmp_path / 'x.bib'} is a directory"
 
 
 def test_no_stamp_or_a_vanished_file_is_changed(tmp_path):

@@ -105,7 +105,8 @@ def test_every_name_that_cannot_be_used_comes_back_with_why(tmp_path):
     assert found.missing == tuple(s.name for s in found.skipped)  # names, as before
     assert found.skipped[1].path == tmp_path / "folder.bib"
     assert found.skipped[1].message == "bibliography `folder.bib` is a directory"
-    assert found.skipped[4].message == "the galactica.bibliography setting's `/dev/zero` is a character device, not a file"
+    assert found.skipped[4].message == (
+        "the galactica.bibliography setting's `/dev/zero` is a character device, not a file")
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="FIFOs are POSIX")
