@@ -3,7 +3,11 @@
 Owns: :func:`normalise_title` (HTML tags and entities, LaTeX, diacritics,
 case and punctuation removed), :func:`title_score` (rapidfuzz ``ratio`` of the
 normalised titles, 0–1, also against the record's title with its subtitle and
-its main title before a colon), :func:`surname_agrees` (the suggestion's
+the record's main title before a colon, for a suggestion that leaves the
+subtitle out), :func:`title_agrees` (that similarity, and at most a few
+characters changed: :data:`MIN_EDITS`, or :data:`EDIT_SHARE` of a long
+title, so a long title with a different ending is not the same title),
+:func:`surname_agrees` (the suggestion's
 surname against the record's *first* author: particles such as "van der",
 initials, DBLP's homonym numbers and diacritics ignored; a typo of one letter
 tolerated only in long names) and :func:`compare` / :func:`best`. A source's
@@ -18,6 +22,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
 
 from ..bibliography.match import normalise
 from ..bibliography.parse import latex_to_text
@@ -25,6 +30,9 @@ from .records import Comparison, Record
 
 # Normalised-title similarity (0–1) from which two titles are the same title.
 TITLE_AGREE = 0.90
+# Characters inserted or deleted (a changed letter is two) that two same titles may differ by:
+# this many, or this share of their lengths for long titles (spelling variants, a dropped "the").
+MIN_EDITS, EDIT_SHARE = 6, 0.03
 # A truncated title (the part before a colon) counts only with at least this many words.
 MAIN_TITLE_WORDS = 4
 # Surnames this long may differ by a typo (rapidfuzz ratio, 0–100).
@@ -45,7 +53,7 @@ def normalise_title(title: str) -> str:
 
 
 def _variants(title: str) -> set[str]:
-    """A title, and its main part before a colon when that part is long enough to stand alone."""
+    """A record's title, and its main part before a colon when that part is long enough to stand alone."""
     full = normalise_title(title)
     found = {full} if full else set()
     head = title.split(":", 1)[0]
@@ -56,15 +64,31 @@ def _variants(title: str) -> set[str]:
     return found
 
 
-def title_score(wanted: str, record: Record) -> float:
-    """How alike the suggested title and the record's are, 0–1 (best of the variants)."""
-    mine = _variants(wanted)
+def _closest(wanted: str, record: Record) -> tuple[str, str] | None:
+    """The suggested title and the record's variant most alike (the suggestion is never cut short)."""
+    mine = normalise_title(wanted)
     theirs = _variants(record.title)
     if record.subtitle:
         theirs |= _variants(f"{record.title}: {record.subtitle}")
     if not mine or not theirs:
-        return 0.0
-    return round(max(fuzz.ratio(a, b) for a in mine for b in theirs) / 100, 4)
+        return None
+    return mine, max(sorted(theirs), key=lambda t: fuzz.ratio(mine, t))
+
+
+def title_score(wanted: str, record: Record) -> float:
+    """How alike the suggested title and the record's are, 0–1 (its closest variant)."""
+    pair = _closest(wanted, record)
+    return round(fuzz.ratio(*pair) / 100, 4) if pair else 0.0
+
+
+def title_agrees(wanted: str, record: Record, threshold: float = TITLE_AGREE) -> tuple[float, bool]:
+    """(similarity, same title?): similar enough, and no more than a few characters changed."""
+    pair = _closest(wanted, record)
+    if pair is None:
+        return 0.0, False
+    score = round(fuzz.ratio(*pair) / 100, 4)
+    edits = Indel.distance(*pair)
+    return score, score >= threshold and edits <= max(MIN_EDITS, EDIT_SHARE * (len(pair[0]) + len(pair[1])))
 
 
 def name_tokens(name: str) -> list[str]:
@@ -104,9 +128,9 @@ def surname_agrees(author: str | None, record: Record) -> bool:
 
 
 def compare(title: str, author: str | None, record: Record, threshold: float = TITLE_AGREE) -> Comparison:
-    score = title_score(title, record)
+    score, same_title = title_agrees(title, record, threshold)
     agrees = surname_agrees(author, record)
-    return Comparison(record, score, agrees, accepted=agrees and score >= threshold)
+    return Comparison(record, score, agrees, accepted=agrees and same_title)
 
 
 def best(title: str, author: str | None, records: Iterable[Record],

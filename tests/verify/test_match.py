@@ -74,3 +74,20 @@ def test_both_must_agree_and_the_best_title_wins():
 def test_a_record_without_authors_is_never_accepted():
     chosen, (only,) = best("Attention Is All You Need", "Vaswani", [record(first="")])
     assert chosen is None and only.title_score == 1.0 and not only.author_agrees
+
+
+def test_a_long_title_with_another_ending_is_not_the_same_title_though_mostly_alike():
+    real = record("Capture in Turn Scan for Reduction of Test Data Volume, Test Application Time and Test Power",
+                  "Zhiqiang You")
+    garbled = compare("Capture in Turn Scan for Reduction of Test Data Volume, Test Application Time of test set",
+                      "You", real)
+    assert garbled.title_score > 0.9 and not garbled.accepted
+    spelled = compare("Capture in turn scan for reduction of test data volume, test application time and the test "
+                      "power", "You", real)
+    assert spelled.accepted  # a dropped or added "the" is the same title
+
+
+def test_a_suggested_subtitle_must_match_the_records():
+    real = record("Automated Test Generation for REST APIs: No Time to Rest Yet", "Myeongsoo Kim")
+    assert not compare("Automated Test Generation for REST APIs: Promises and Perils", "Kim", real).accepted
+    assert compare("Automated Test Generation for REST APIs", "Kim", real).accepted
