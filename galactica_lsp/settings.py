@@ -58,7 +58,9 @@ def _languages(value: list) -> str | None:
 
 def _verify_sources(value: list) -> str | None:
     unknown = [v for v in value if v not in VERIFY_SOURCES]
-    return f"unknown source(s) {', '.join(map(str, unknown))}: use {', '.join(VERIFY_SOURCES)}" if unknown else None
+    if unknown:
+        return f"unknown source(s) {', '.join(map(str, unknown))}: use {', '.join(VERIFY_SOURCES)}"
+    return None
 
 
 def _endpoints(value: dict) -> str | None:
@@ -118,7 +120,8 @@ class Settings:
         _verify_sources,
     )
     verify_endpoints: dict = _setting(
-        {}, "Base URL per source, for mirrors and proxies, e.g. {\"crossref\": \"https://api.crossref.org\"}.", _endpoints
+        {}, "Base URL per source, for mirrors and proxies, e.g. {\"crossref\": \"https://api.crossref.org\"}.",
+        _endpoints,
     )
 
     def replace(self, **changes) -> Settings:

@@ -1,4 +1,4 @@
-"""``python -m galactica_lsp.verify "Title, First author"``: the verify command without the rest of the CLI (no torch)."""
+"""``python -m galactica_lsp.verify "Title, First author"``: the verify command alone (no torch)."""
 
 import sys
 

@@ -65,6 +65,7 @@ class Cache:
         path = self._path(source, query)
         entry = {"source": source, "query": query, "status": status, "stored": self._clock(),
                  "body": body.decode("utf-8", errors="replace")}
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -73,3 +74,5 @@ class Cache:
             os.replace(tmp, path)
         except OSError as exc:
             log.warning("verify cache: cannot write %s: %s", path, exc)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)

@@ -45,7 +45,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"a source to ask, repeatable ({', '.join(SOURCES)}; default: all, in that order)")
     parser.add_argument("--endpoint", action="append", default=[], metavar="URL",
                         help="base URL of the source (with one --source), or NAME=URL; for mirrors, proxies, tests")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds per request (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds per request (default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--mailto", default=None,
                         help="your e-mail for Crossref's polite pool (default $GALACTICA_LSP_MAILTO)")
     parser.add_argument("--no-cache", action="store_true", help="ask the sources even for a cached answer")

@@ -53,7 +53,8 @@ class Record:
             ids.append(f"arXiv {self.arxiv_id}")
         if ids:
             return ", ".join(ids)
-        return f"{LABELS.get(self.source, self.source)} {self.key}" if self.key else LABELS.get(self.source, self.source)
+        label = LABELS.get(self.source, self.source)
+        return f"{label} {self.key}" if self.key else label
 
     def describe(self) -> str:
         """``DOI 10.1126/science.169.3946.635, 1970, Science``: what the menu item reads after *found:*."""

@@ -17,7 +17,8 @@ WATER_PATH = "/works/10.1126%2Fscience.169.3946.635/transform/application/x-bibt
 def test_crossref_content_negotiation_gives_the_recorded_entry(server, make_verifier):
     body = recorded("crossref/transform_bibtex_10.1126_science.169.3946.635.bib")
     server.serve(WATER_PATH, body, content_type="application/x-bibtex")
-    entry = make_verifier().bibtex(Record("crossref", "The Structure of Ordinary Water", "Henry S. Frank", doi=WATER_DOI))
+    water = Record("crossref", "The Structure of Ordinary Water", "Henry S. Frank", doi=WATER_DOI)
+    entry = make_verifier().bibtex(water)
     assert entry.problem is None and entry.source == "crossref"
     assert entry.text == body.decode("utf-8").strip() + "\n"
     assert server.requests[0].headers["accept"] == "application/x-bibtex"

@@ -82,6 +82,7 @@ def test_the_main_command_dispatches_verify(server, capsys):
 
 
 def test_verify_imports_neither_torch_nor_the_model():
-    code = "import sys, galactica_lsp.verify.cli, galactica_lsp.verify.verifier; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    code = ("import sys, galactica_lsp.verify.cli, galactica_lsp.verify.verifier; "
+            "print(sorted({'torch', 'transformers'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "[]", done.stderr

@@ -22,7 +22,8 @@ def test_a_recorded_crossref_record_is_found_with_its_doi_year_and_venue(server,
     # Only the title and surname leave the machine, with Crossref's polite-pool mailto and a User-Agent.
     assert seen.query == {"query.bibliographic": ["The forecast trap"], "query.author": ["boettiger"],
                           "rows": ["5"], "mailto": ["me@example.org"]}
-    assert seen.headers["user-agent"].startswith("galactica-lsp/") and "mailto:me@example.org" in seen.headers["user-agent"]
+    agent = seen.headers["user-agent"]
+    assert agent.startswith("galactica-lsp/") and "mailto:me@example.org" in agent
 
 
 def test_the_same_title_by_another_first_author_is_not_found(server, make_verifier):
