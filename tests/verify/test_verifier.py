@@ -65,7 +65,8 @@ def test_semantic_scholars_title_only_record_cannot_confirm_the_author(server, m
 
 
 def test_semantic_scholars_404_no_match_is_an_answer_not_an_error(server, make_verifier):
-    server.serve("/graph/v1/paper/search/match", b'{"error":"Title match not found"}', status=404)
+    # S2's 404s carry a JSON "error" (this recorded one is of /paper/0; the match's reads "Title match not found").
+    server.serve("/graph/v1/paper/search/match", recorded("semanticscholar/paper_0_not_found_404.json"), status=404)
     verdict = make_verifier().check("A paper nobody wrote, Nobody", ["semanticscholar"])
     assert isinstance(verdict, NotFound) and verdict.reports[0].ok
 
