@@ -1,8 +1,9 @@
 """The ``galactica-lsp`` command.
 
 Owns: argument parsing, the terminal commands (``complete``, ``cite``,
-``explain``, ``models``), the progress bar on stderr, and turning every
-failure into one clear line on stderr with a non-zero exit status. With no
+``explain``, ``models``; ``verify`` lives in ``verify/cli.py``), the progress
+bar on stderr, and turning every failure into one clear line on stderr with a
+non-zero exit status. With no
 command it starts the language server on stdio (or TCP/WebSocket).
 """
 
@@ -18,6 +19,7 @@ from .engine.ct2 import ENGINES, EngineError, choose, weight_share
 from .engine.devices import DTYPES, DeviceError, place
 from .engine.loading import ModelError, Progress
 from .engine.memory import DoesNotFitError, estimate
+from .verify import cli as verify_cli
 
 log = logging.getLogger("galactica_lsp")
 
@@ -71,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="plain English, step by step (<work>), or SymPy code")
 
     commands.add_parser("models", help="the Galactica sizes with their memory needs here, and whether each fits")
+    verify_cli.add_parser(commands)
     for sub in (complete, cite, explain, commands.choices["models"]):
         _common(sub, suppress=True)
     return parser
@@ -188,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.verbose < 2:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    if args.command == "verify":  # no model: the network only
+        return verify_cli.run(args)
     try:
         return _run_command(args) if args.command else _serve(args)
     except ModelError as exc:

@@ -18,6 +18,8 @@ from typing import Any
 from .engine.catalogue import SIZES, TINY
 from .engine.ct2 import ENGINES
 from .engine.devices import DEVICES, DTYPES
+from .verify import SOURCES as VERIFY_SOURCES
+from .verify import check_endpoints
 
 SECTION = "galactica"
 LANGUAGES = ("latex", "markdown", "python")
@@ -26,6 +28,7 @@ LANGUAGES = ("latex", "markdown", "python")
 def _setting(default, doc: str, check: Callable[[Any], str | None] | None = None):
     """A field with its documentation and a check that returns the reason a value is bad."""
     factory = (lambda: list(default)) if isinstance(default, (list, tuple)) else None
+    factory = (lambda: dict(default)) if isinstance(default, dict) else factory
     meta = {"doc": doc, "check": check}
     if factory:
         return field(default_factory=factory, metadata=meta)
@@ -51,6 +54,17 @@ def _paths(value: list) -> str | None:
 def _languages(value: list) -> str | None:
     unknown = [v for v in value if v not in LANGUAGES]
     return f"unknown language(s) {', '.join(map(str, unknown))}: use {', '.join(LANGUAGES)}" if unknown else None
+
+
+def _verify_sources(value: list) -> str | None:
+    unknown = [v for v in value if v not in VERIFY_SOURCES]
+    if unknown:
+        return f"unknown source(s) {', '.join(map(str, unknown))}: use {', '.join(VERIFY_SOURCES)}"
+    return None
+
+
+def _endpoints(value: dict) -> str | None:
+    return "; ".join(check_endpoints(value)) or None
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,16 @@ class Settings:
     )
     time_limit: float = _setting(8.0, "Wall-clock cap in seconds for one generation.", _between(0.1, 600.0))
     explain_max_tokens: int = _setting(160, "Tokens generated for an explanation.", _between(8, 2048))
+    verify: list = _setting(
+        [],
+        f"Sources that suggested references are checked against ({', '.join(VERIFY_SOURCES)}), in order;"
+        " empty: no checks, nothing sent. Only a suggestion's title and first author are sent.",
+        _verify_sources,
+    )
+    verify_endpoints: dict = _setting(
+        {}, "Base URL per source, for mirrors and proxies, e.g. {\"crossref\": \"https://api.crossref.org\"}.",
+        _endpoints,
+    )
 
     def replace(self, **changes) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -110,7 +134,7 @@ def camel(name: str) -> str:
 
 
 def _type_of(f: dataclasses.Field) -> type:
-    return {"str": str, "int": int, "float": float, "bool": bool, "list": list}[str(f.type)]
+    return {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}[str(f.type)]
 
 
 def parse(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:

@@ -300,7 +300,7 @@ def test_the_extension_lists_every_server_setting_with_its_type_default_and_desc
     package = json.loads((EXTENSION / "package.json").read_text())
     properties = package["contributes"]["configuration"]["properties"]
     defaults = to_wire(Settings())
-    json_types = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
+    json_types = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
     server_side = {k: v for k, v in properties.items() if not k.startswith("galactica.server.")}
     assert set(server_side) == {f"galactica.{name}" for name in defaults}
     for f in fields(Settings):
