@@ -148,6 +148,15 @@ def create_venv() -> None:
         raise SetupError(f"{sys.executable} -m venv {VENV} failed: {why}")
 
 
+def pip_error(output: str) -> str:
+    """The lines of pip's output that say what went wrong (its ``ERROR:`` lines, else its last ``error:``)."""
+    lines = [line.strip() for line in output.splitlines()]
+    errors = list(dict.fromkeys(line for line in lines if line.startswith("ERROR:")))
+    if errors:
+        return " ".join(errors[-2:])
+    return next((line for line in reversed(lines) if line.lower().startswith("error")), "")
+
+
 def pip_install(args: list[str], log) -> None:
     command = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "--no-input", *args]
     shown = "pip install " + " ".join(args)
@@ -155,11 +164,11 @@ def pip_install(args: list[str], log) -> None:
     started = time.monotonic()
     log.write(f"\n$ {' '.join(command)}\n")
     log.flush()
+    log_start = log.tell()
     status = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT).returncode
     if status != 0:
         log.flush()
-        errors = [line.strip() for line in LOG.read_text(errors="replace").splitlines() if line.startswith("ERROR:")]
-        why = " ".join(errors[-2:]) or "see the log"
+        why = pip_error(LOG.read_bytes()[log_start:].decode(errors="replace")) or "see the log"
         raise SetupError(f"{shown} failed (exit {status}): {why} [full output: {LOG}]")
     say(f"  done in {time.monotonic() - started:.0f} s")
 
