@@ -17,7 +17,7 @@ be free to pick a torch pulling gigabytes of CUDA wheels), then ``-e ".[test]"``
 ``.venv`` (the hash of ``pyproject.toml``, the recipe, the venv's place) is written only once both
 installs succeeded; no stamp or another stamp means install again. Progress and errors go to
 stderr, never stdout (``serve``'s stdout carries the protocol); pip's own output goes to
-``.venv/setup.log``.
+``.venv/setup.log``. A failed step is one line on stderr and exit status 6.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ BIN = VENV / ("Scripts" if WINDOWS else "bin")
 PYTHON = BIN / ("python.exe" if WINDOWS else "python")
 SERVER = BIN / ("galactica-lsp.exe" if WINDOWS else "galactica-lsp")
 
-EXIT_SETUP = 1
+EXIT_SETUP = 6  # apart from pytest's 0-5 and galactica-lsp's 1-5
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
