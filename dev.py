@@ -83,8 +83,8 @@ def required_python(pyproject: str) -> tuple[int, ...]:
     return tuple(int(part) for part in found.group(1).split(".")) if found else ()
 
 
-def wanted_stamp(pyproject: bytes, venv: Path = VENV) -> dict:
-    """What the stamp of a finished environment for this pyproject.toml says."""
+def wanted_stamp(pyproject: bytes, venv: Path) -> dict:
+    """What the stamp of a finished environment for this pyproject.toml, in ``venv``, says."""
     return {
         "recipe": RECIPE,
         "installs": [list(args) for args in INSTALLS],
@@ -93,18 +93,18 @@ def wanted_stamp(pyproject: bytes, venv: Path = VENV) -> dict:
     }
 
 
-def read_stamp(path: Path = STAMP) -> dict | None:
+def read_stamp() -> dict | None:
     try:
-        return json.loads(path.read_text())
+        return json.loads(STAMP.read_text())
     except (OSError, ValueError):
         return None
 
 
-def write_stamp(stamp: dict, path: Path = STAMP) -> None:
+def write_stamp(stamp: dict) -> None:
     """Write it whole or not at all (an interrupted write leaves no stamp)."""
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = STAMP.with_name(STAMP.name + ".tmp")
     tmp.write_text(json.dumps(stamp, indent=1) + "\n")
-    os.replace(tmp, path)
+    os.replace(tmp, STAMP)
 
 
 def runs(python: Path, code: str = "") -> bool:
@@ -175,7 +175,7 @@ def pip_install(args: list[str], log) -> None:
 
 def ensure_venv() -> None:
     """Make ``.venv`` ready for this pyproject.toml; no pip when it already is."""
-    wanted = wanted_stamp(PYPROJECT.read_bytes())
+    wanted = wanted_stamp(PYPROJECT.read_bytes(), VENV)
     if ready(wanted):
         return
     check_python()

@@ -40,9 +40,13 @@ if ((${#missing[@]})); then
         command -v sudo >/dev/null && sudo -n true 2>/dev/null || { log "needs root to install: ${missing[*]}"; exit 3; }
         sudo="sudo -n"
     fi
-    log "apt-get install ${missing[*]}"
-    $sudo apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    log "apt-get install ${missing[*]} (output in $CACHE/apt.log)"
+    if ! { $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$CACHE/apt.log" 2>&1; then
+        tail -n 5 "$CACHE/apt.log" >&2
+        log "apt-get install ${missing[*]} failed (full output: $CACHE/apt.log)"
+        exit 1
+    fi
 fi
 CHROMIUM="$(command -v chromium || true)"
 
