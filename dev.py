@@ -182,13 +182,13 @@ def ensure_venv() -> None:
     with setup_lock():
         if ready(wanted):  # another run finished it while this one waited
             return
+        started = time.monotonic()
         stamp = read_stamp()
         moved = stamp is not None and stamp.get("venv") != str(VENV)
         if moved or not runs(PYTHON, "import pip"):
             create_venv()
         if STAMP.exists():
             STAMP.unlink()  # until both installs succeed again
-        started = time.monotonic()
         with open(LOG, "a") as log:
             for args in INSTALLS:
                 pip_install(list(args), log)
