@@ -40,10 +40,14 @@ export function serverCommand(): ServerCommand {
   return { command: config.get<string>('command', '').trim() || 'galactica-lsp', args: extra };
 }
 
+/** Whether `command` names a file (has a directory part) rather than a program to look up on PATH. */
+function isPath(command: string): boolean {
+  return command.includes('/') || command.includes(path.sep);
+}
+
 /** Where `command` runs from: itself if it is a path, else the first match on PATH; undefined if nowhere. */
 export function findExecutable(command: string): string | undefined {
-  const isPath = command.includes('/') || command.includes(path.sep);
-  const dirs = isPath ? [''] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  const dirs = isPath(command) ? [''] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
   const suffixes = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
   for (const dir of dirs) {
     for (const suffix of suffixes) {
@@ -92,8 +96,11 @@ export class Server implements vscode.Disposable {
     if (!found) {
       const setting = command === 'galactica-lsp' ? 'galactica.server.command' : 'galactica.server';
       this.fail(
-        `${command} not found: pip install galactica-lsp, or set galactica.server.command ` +
-          `(or galactica.server.pythonPath to a Python that has it).`,
+        `${command} not found ${isPath(command) ? '(no executable file there)' : "on this editor's PATH"}. ` +
+          `Set galactica.server.command in your user settings to the ` +
+          `server's absolute path, e.g. /path/to/galactica-lsp/.venv/bin/galactica-lsp (in a checkout, ` +
+          `"python3 dev.py setup" makes it and prints it), or galactica.server.pythonPath to a Python that has ` +
+          `galactica_lsp installed.`,
         setting,
       );
       return;
