@@ -28,7 +28,7 @@ Owns:
   the backtick run.
 
 Paragraphs end at blank lines and, in Markdown documents, around ATX heading
-lines. Also owns :func:`window`: the paragraph around an offset, widened back to
+lines; there, code spans also end where a list item starts. Also owns :func:`window`: the paragraph around an offset, widened back to
 the start of a fenced block or block comment still open there.
 
 Not handled: indented (four-space) code blocks, whose recognition needs the
@@ -206,7 +206,7 @@ def regions(
 
 
 def _collect(text: str, lo: int, hi: int, limit: int, headings: bool, found: list[Region]) -> None:
-    paragraphs = Paragraphs(text, limit, headings=headings)
+    paragraphs = Paragraphs(text, limit, headings=headings, items=headings)
     pos = lo
     for block in blocks(text, lo, hi, limit):
         found.extend(inline_regions(text, pos, block.start, paragraphs))

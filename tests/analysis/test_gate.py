@@ -62,9 +62,9 @@ CASES = [
     pytest.param(
         "\\begin{align}\n|\n\\end{align}",
         "latex",
-        "multiline",
-        "blank line",
-        id="blank-line-is-a-paragraph-break-even-in-align",
+        "line",
+        "in math",
+        id="blank-line-inside-align-is-still-math",
     ),
     pytest.param("def f(x):|", "python", "multiline", "after block opener", id="python-colon"),
     pytest.param("items = [|", "python", "multiline", "after block opener", id="python-open-bracket"),
