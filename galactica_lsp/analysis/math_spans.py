@@ -67,13 +67,15 @@ TEXT_GROUP_REACH = 500
 _DISPLAY_NAMES = frozenset(name + star for name in DISPLAY_ENVIRONMENTS for star in ("", "*"))
 _ESCAPE = r"(?<!\\)(?:\\\\)*"  # an even run of backslashes: what follows is not escaped
 _ENVIRONMENT = rf"\\begin[ \t]*\{{(?P<env>(?:{'|'.join(DISPLAY_ENVIRONMENTS)})\*?)\}}"
-_ENVIRONMENT_OPEN = re.compile(rf"{_ESCAPE}(?P<tok>{_ENVIRONMENT})")
+# Without the escape check, which stops ``re`` from skipping ahead to a literal ``\begin``: for windows,
+# where reading a little more than needed costs time, never correctness.
+_ENVIRONMENT_BEGIN = re.compile(_ENVIRONMENT)
 _LATEX_OPEN = re.compile(rf"{_ESCAPE}(?P<tok>\$\$|\$|\\\(|\\\[|{_ENVIRONMENT})")
 _MARKDOWN_OPEN = re.compile(rf"{_ESCAPE}(?P<tok>\$\$|\$|\\\(|\\\[|{_ENVIRONMENT})|(?P<role>\{{math\}})")
 _PROSE_OPEN = re.compile(rf"{_ESCAPE}(?P<tok>\$\$|\$)|(?P<role>\{{math\}}|:math:)")
-# The closing ``$`` of inline math, or a text-mode group whose ``$`` belong to it (escapes are checked
-# apart: a pattern that starts with a literal is found much faster).
-_DOLLAR = re.compile(r"\$|(?P<group>\\(?:text[A-Za-z]*|mbox|hbox|fbox|makebox|intertext|shortintertext)[ \t]*\{)")
+# A text-mode group inside inline math, whose ``$`` belong to it (escapes are checked apart: a pattern
+# that starts with a literal is found much faster).
+_TEXT_GROUP = re.compile(r"\\(?:text[A-Za-z]*|mbox|hbox|fbox|makebox|intertext|shortintertext)[ \t]*\{")
 _BRACE = re.compile(rf"{_ESCAPE}(?P<b>[{{}}])")
 _ENVIRONMENT_TOKEN = re.compile(rf"{_ESCAPE}(?P<t>\\(?P<which>begin|end)[ \t]*\{{(?P<name>[^{{}}\n]*)\}})")
 _CLOSE_DOUBLE = re.compile(rf"{_ESCAPE}(?P<c>\$\$)")
@@ -160,15 +162,15 @@ def _environment_window(text: str, offset: int, window: Callable[[str, int], tup
     window can still be open there (an environment ends at the next one).
     """
     lo, hi = window(text, offset)
-    begin = last_match_before(_ENVIRONMENT_OPEN, text, lo, max(0, lo - ENVIRONMENT_REACH))
+    begin = last_match_before(_ENVIRONMENT_BEGIN, text, lo, max(0, lo - ENVIRONMENT_REACH))
     if begin is not None and _close_environment(begin["env"]).search(text, begin.end(), lo) is None:
-        lo = min(lo, window(text, begin.start("tok"))[0])
+        lo = min(lo, window(text, begin.start())[0])
     return lo, hi
 
 
 def _lexing_end(text: str, lo: int, hi: int) -> int:
     """How far regions must be known: past ``hi`` when an environment opening before it may close after it."""
-    if _ENVIRONMENT_OPEN.search(text, lo, hi) is None:
+    if _ENVIRONMENT_BEGIN.search(text, lo, hi) is None:
         return hi
     return min(len(text), hi + ENVIRONMENT_REACH)
 
@@ -309,22 +311,16 @@ def _first_dollar(text: str, pos: int, limit: int, index: RegionIndex) -> int | 
         at = text.find("$", pos, limit)
         if at == -1:
             return None
-        if text.find("\\", pos, at) == -1:  # the common case: no escape and no group before it
-            region = index.covering(at)
-            if region is None:
-                return at
-            pos = max(region.end, at + 1)
+        group = _TEXT_GROUP.search(text, pos, at) if text.find("\\", pos, at) != -1 else None
+        if group is not None:
+            if is_escaped(text, group.start()):
+                pos = group.start() + 1
+            else:
+                end = _group_end(text, group.end(), min(limit, group.end() + TEXT_GROUP_REACH))
+                pos = group.end() if end is None else end
             continue
-        found = _DOLLAR.search(text, pos, limit)
-        if found is None:
-            return None
-        at = found.start()
         if is_escaped(text, at):
             pos = at + 1
-            continue
-        if found["group"] is not None:
-            end = _group_end(text, found.end(), min(limit, found.end() + TEXT_GROUP_REACH))
-            pos = found.end() if end is None else end
             continue
         region = index.covering(at)
         if region is None:
