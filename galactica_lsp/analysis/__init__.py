@@ -8,7 +8,9 @@ string index, not an LSP UTF-16 position) and its LSP language id.
 - ``scanning``: the :class:`~.scanning.Region` record and the linear-time
   scanning primitives the others share.
 - ``latex_lexer``, ``markdown_lexer``, ``python_lexer``: each dialect's
-  comments, verbatim material, code and string literals.
+  comments, verbatim material, code and string literals (``markdown_lexer``
+  also MyST directives, whose Markdown bodies are prose).
+- ``rst_lexer``: the code inside a docstring (doctest and literal blocks).
 - ``regions``: which of those holds an offset.
 - ``math_spans``: where the formulas are.
 - ``triggers``: whether the cursor is in a citation being typed.

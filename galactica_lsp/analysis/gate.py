@@ -96,7 +96,8 @@ def in_prose(text: str, offset: int, language: str) -> bool:
 
     Prose is: in LaTeX, text outside comments, verbatim and math, after ``\\begin{document}`` when
     the file has one (the preamble is not prose); in Markdown, text outside code, fences, HTML
-    comments and math; in Python, comments and docstrings; plain text everywhere.
+    comments and math (a MyST directive's Markdown body is prose); in Python, comments and docstrings
+    outside their doctest and literal blocks; plain text everywhere.
     """
     if not 0 <= offset <= len(text):
         return False

@@ -3,11 +3,22 @@
 Owns:
 
 - fenced blocks: ```` ``` ```` and ``~~~`` with any info string (a backtick
-  fence's info string holds no backtick), and MyST's ``:::{math}``; leading
-  whitespace and block-quote markers are allowed before a fence, so fences
-  nested in lists and quotes count too. A fence left open runs to the end of
-  the document, as in CommonMark. Their kind is ``fence``; ``info`` is the info
-  string, so ```` ```math ```` and ```` ```{math} ```` blocks can be told apart;
+  fence's info string holds no backtick), and MyST's colon fences
+  ``:::{name}``; leading whitespace and block-quote markers are allowed before
+  a fence, so fences nested in lists and quotes count too. A fence closes at
+  the first line of at least as many of its characters with nothing else on
+  it, and one left open runs to the end of the document, as in CommonMark.
+  Code fences (a plain info string such as ``python``, none at all, or a MyST
+  directive whose body is code or data: :data:`CODE_DIRECTIVES`) and math
+  fences (```` ```math ````, ```` ```{math} ````, ``:::{math}``) are of kind
+  ``fence``; ``info`` is the info string, so the two can be told apart;
+- MyST directives whose body is Markdown (```` ```{note} ````,
+  ```` ```{exercise} ````, ```` ```{prf:theorem} Title ````, ``:::{tip}``…),
+  as MyST-Parser reads them: the body is prose, lexed like the document (so it
+  may hold code spans, fences and further directives), and only the opening
+  line with its option lines (``:label: x`` or a ``---`` YAML block) and the
+  closing line are regions, of kind ``directive``. :func:`blocks` reports such
+  a directive whole; :func:`regions` opens it up;
 - HTML comments: a block comment opens on a line that starts with ``<!--`` and
   runs to the next ``-->`` (blank lines included); an inline one must close
   within its paragraph;
@@ -17,7 +28,7 @@ Owns:
   the backtick run.
 
 Paragraphs end at blank lines and, in Markdown documents, around ATX heading
-lines. Also owns :func:`window`: the paragraph around an offset, widened back to
+lines; there, code spans also end where a list item starts. Also owns :func:`window`: the paragraph around an offset, widened back to
 the start of a fenced block or block comment still open there.
 
 Not handled: indented (four-space) code blocks, whose recognition needs the
@@ -30,14 +41,26 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .scanning import Paragraphs, Region, is_escaped, paragraph_window
+from .scanning import Paragraphs, Region, is_escaped, line_end, paragraph_window
+
+# MyST directives whose body is code, data or a list of names, not Markdown: read like a code fence.
+CODE_DIRECTIVES = frozenset(
+    {
+        "code", "code-block", "sourcecode", "code-cell", "literalinclude", "include", "raw", "highlight",
+        "jupyter-execute", "ipython", "doctest", "testcode", "testoutput", "testsetup", "testcleanup", "plot",
+        "mermaid", "graphviz", "digraph", "graph", "plantuml", "tikz", "csv-table", "toctree", "bibliography",
+    }
+)  # fmt: skip
 
 _BLOCK_OPEN = re.compile(
     r"(?P<lead>[ \t]*(?:>[ \t]?)*)"
     r"(?:(?P<fence>`{3,}|~{3,})(?P<info>[^\n]*)"
-    r"|(?P<colon>:{3,})(?P<cinfo>\{math\}[^\n]*)"
+    r"|(?P<colon>:{3,})(?P<cinfo>\{[^\n]*)"
     r"|(?P<comment><!--))"
 )
+_DIRECTIVE_NAME = re.compile(r"\{(?P<name>[^{}\s]+)\}")
+# A directive's options, right after its opening line: ``:key: value`` lines or a ``---`` YAML block.
+_DIRECTIVE_OPTIONS = re.compile(r"(?:[ \t]*:[\w-]+:[^\n]*(?:\n|$))+|[ \t]*---[ \t]*\n(?:.*\n)*?[ \t]*---[ \t]*(?:\n|$)")
 # A line that may open a block; the search starts with a literal line break, which ``re`` finds fast.
 _BLOCK_CANDIDATE = re.compile(r"\n[ \t>]*(?:```|~~~|:::|<!--)")
 _INLINE = re.compile(r"`+|<!--")
@@ -54,10 +77,11 @@ def _closing_run(length: int) -> re.Pattern:
 
 
 def blocks(text: str, lo: int, hi: int, limit: int | None = None) -> Iterator[Region]:
-    """Fenced blocks and block comments whose opening line starts in ``text[lo:hi]``.
+    """Fenced blocks, directives and block comments whose opening line starts in ``text[lo:hi]``.
 
     A block may run past ``hi`` up to ``limit`` (the end of the enclosing text),
-    where an unclosed one ends.
+    where an unclosed one ends. A Markdown-bodied directive comes whole, as one
+    region of kind ``directive`` (its body is the text between its fence lines).
     """
     limit = len(text) if limit is None else limit
     pos = lo
@@ -80,13 +104,36 @@ def blocks(text: str, lo: int, hi: int, limit: int | None = None) -> Iterator[Re
                 pos = match.end()
                 continue
             body_start = min(match.end() + 1, limit)
+            kind = "directive" if _is_prose_directive(info) else "fence"
             close = _closing_fence(fence[0], len(fence)).search(text, body_start, limit)
             if close is None:
-                region = Region(start, limit, body_start, limit, "fence", info)
+                region = Region(start, limit, body_start, limit, kind, info)
             else:
-                region = Region(start, close.end(), body_start, close.start(), "fence", info)
+                region = Region(start, close.end(), body_start, close.start(), kind, info)
         yield region
         pos = max(region.end, match.end())
+
+
+def _is_prose_directive(info: str) -> bool:
+    """Whether a fence's info string names a MyST directive whose body is Markdown."""
+    name = _DIRECTIVE_NAME.match(info)
+    return name is not None and name["name"] != "math" and name["name"] not in CODE_DIRECTIVES
+
+
+def _directive_parts(text: str, directive: Region) -> tuple[Region, int, Region | None]:
+    """A directive's opening region (its line and options), where its Markdown body starts, its closing region."""
+    first_line_end = min(line_end(text, directive.start), directive.body_end)
+    info_at = text.find(directive.info, directive.start, first_line_end) if directive.info else first_line_end
+    body_start = directive.body_start
+    options = _DIRECTIVE_OPTIONS.match(text, body_start, directive.body_end)
+    if options is not None:
+        body_start = options.end()
+    head_end = max(first_line_end, body_start - 1) if body_start > directive.body_start else first_line_end
+    head = Region(directive.start, head_end, info_at, head_end, "directive", directive.info)
+    tail = None
+    if directive.end > directive.body_end:  # closed: its closing fence line
+        tail = Region(directive.body_end, directive.end, directive.body_end, directive.end, "directive", directive.info)
+    return head, body_start, tail
 
 
 def _next_block_line(text: str, pos: int, hi: int) -> re.Match | None:
@@ -147,20 +194,33 @@ def regions(
 
     ``lo`` must be a neutral point (:func:`window` provides one). ``limit`` ends
     every construct (the end of a Python docstring, say); ``headings`` makes
-    ATX heading lines paragraphs of their own, as in a Markdown document.
+    ATX heading lines paragraphs of their own, as in a Markdown document. A
+    Markdown-bodied directive gives its opening and closing regions, with the
+    regions of its body between them.
     """
     limit = len(text) if limit is None else limit
     hi = limit if hi is None else min(hi, limit)
-    paragraphs = Paragraphs(text, limit, headings=headings)
     found: list[Region] = []
+    _collect(text, lo, hi, limit, headings, found)
+    return found
+
+
+def _collect(text: str, lo: int, hi: int, limit: int, headings: bool, found: list[Region]) -> None:
+    paragraphs = Paragraphs(text, limit, headings=headings, items=headings)
     pos = lo
     for block in blocks(text, lo, hi, limit):
         found.extend(inline_regions(text, pos, block.start, paragraphs))
-        found.append(block)
+        if block.kind == "directive":
+            head, body_start, tail = _directive_parts(text, block)
+            found.append(head)
+            _collect(text, body_start, min(hi, block.body_end), block.body_end, headings, found)
+            if tail is not None:
+                found.append(tail)
+        else:
+            found.append(block)
         pos = block.end
     if pos < hi:
         found.extend(inline_regions(text, pos, hi, paragraphs))
-    return found
 
 
 @lru_cache(maxsize=4)  # the gate, the triggers and math_span_at ask about the same cursor

@@ -4,17 +4,22 @@ Owns: the dispatch from a document's language to its lexer
 (``latex_lexer``, ``markdown_lexer``, ``python_lexer``) for the two questions
 the gate and the citation triggers ask: which region holds an offset, and
 which regions a document has. Plain text has no regions.
+
+In a Python docstring, :func:`region_at` answers with the ``doctest`` or
+``literal`` block (``rst_lexer``) holding the offset, where there is one:
+that is code, not prose. :func:`find_regions` lists only the top-level
+regions (sorted and disjoint), so docstrings come whole.
 """
 
 from __future__ import annotations
 
-from . import latex_lexer, markdown_lexer, python_lexer
+from . import latex_lexer, markdown_lexer, python_lexer, rst_lexer
 from .language import LATEX, MARKDOWN, PYTHON, dialect
 from .scanning import Region
 
 
 def region_at(text: str, offset: int, language: str) -> Region | None:
-    """The comment, verbatim, code or string region whose body holds ``offset``, if any."""
+    """The comment, verbatim, code, string, doctest or directive region whose body holds ``offset``, if any."""
     if not 0 <= offset <= len(text):
         return None
     kind = dialect(language)
@@ -23,7 +28,10 @@ def region_at(text: str, offset: int, language: str) -> Region | None:
     if kind == MARKDOWN:
         return markdown_lexer.region_at(text, offset)
     if kind == PYTHON:
-        return python_lexer.region_at(text, offset)
+        region = python_lexer.region_at(text, offset)
+        if region is not None and region.kind == "docstring":
+            return rst_lexer.region_at(text, region.body_start, region.body_end, offset) or region
+        return region
     return None
 
 

@@ -20,6 +20,10 @@ PARAGRAPH_REACH = 100_000
 BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 # A line break that starts a blank line or an ATX heading (Markdown block starts).
 _MARKDOWN_BREAK = re.compile(r"\n(?:[ \t\r\f\v]*\n|(?=[ \t]{0,3}#{1,6}(?:[ \t]|\r?\n|$)))")
+# The same, or a list item's first line: each item of a list is a block of its own.
+_MARKDOWN_ITEM_BREAK = re.compile(
+    r"\n(?:[ \t\r\f\v]*\n|(?=[ \t]{0,3}#{1,6}(?:[ \t]|\r?\n|$))|(?=[ \t>]*(?:[-+*]|[0-9]{1,9}[.)])[ \t]+\S))"
+)
 _HEADING = re.compile(r"[ \t]{0,3}#{1,6}(?:[ \t]|\r?\n|$)")
 
 
@@ -147,16 +151,20 @@ class Paragraphs:
     """Where the paragraph holding a position ends: inline constructs never cross that point.
 
     Paragraphs end at blank lines and at ``endpos``; with ``headings`` (Markdown)
-    an ATX heading line is a paragraph of its own. Positions asked for should
+    an ATX heading line is a paragraph of its own; with ``items`` too, a list
+    item's first line (``- ``, ``* ``, ``+ ``, ``1. ``, ``1) ``) starts a new one,
+    which is where inline Markdown (code spans, ``$…$``) ends. Display math
+    does not end there: its lines often start with ``+`` or ``-``. Positions asked for should
     grow, as in a left-to-right scan; the answers are memoised for that.
     """
 
     __slots__ = ("_breaks", "_endpos", "_headings", "_line_end", "_line_is_heading", "_line_start", "_text")
 
-    def __init__(self, text: str, endpos: int, *, headings: bool = False):
+    def __init__(self, text: str, endpos: int, *, headings: bool = False, items: bool = False):
         self._text = text
         self._endpos = endpos
-        self._breaks = Forward(_MARKDOWN_BREAK if headings else BLANK_LINE, text, endpos)
+        pattern = (_MARKDOWN_ITEM_BREAK if items else _MARKDOWN_BREAK) if headings else BLANK_LINE
+        self._breaks = Forward(pattern, text, endpos)
         self._headings = headings
         self._line_start = 0
         self._line_end = -1

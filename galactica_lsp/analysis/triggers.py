@@ -20,16 +20,19 @@ recognise, with the cursor at ``offset``:
     Markdown also an in-text ``@key`` at a word start once a first key
     character is typed (so ``a@b.com`` and a lone ``@`` are not citations).
 ``myst`` (Markdown and Python prose)
-    Inside the backticks of ``{cite}`…``` (also ``{cite:p}``, ``{cite:t}``…),
-    keys separated by commas.
-``rst`` (Python prose)
+    Inside the backticks of ``{cite}`…``` (also ``{cite:p}``, ``{cite:t}``,
+    ``{footcite}``…), keys separated by commas.
+``rst`` (Markdown and Python prose)
     Inside the backticks of sphinxcontrib-bibtex's ``:cite:`…```
-    (also ``:cite:p:``, ``:cite:t:``, ``:footcite:``…), keys separated by commas.
+    (also ``:cite:p:``, ``:cite:t:``, ``:footcite:``…), keys separated by
+    commas; MyST reads this reST form in Markdown too.
 
 Where: not in LaTeX comments or verbatim material; not in Markdown code spans,
-fences (math fences included) or HTML comments, except that a MyST role's own
-backticks are its key list; in Python only in comments and docstrings. Plain
-text (an unknown language) has only the Galactica trigger, anywhere.
+fences (math fences included), directive fence lines or HTML comments, except
+that a role's own backticks are its key list (a MyST directive's Markdown body,
+``{note}``, ``{exercise}``…, is prose); in Python only in comments and
+docstrings, and not in their doctest or literal blocks. Plain text (an unknown
+language) has only the Galactica trigger, anywhere.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ _PANDOC_KEY = r"[^\W][\w:.#$%&+?<>~/-]*"
 _PANDOC_AT = re.compile(rf"(?:(?<=[\s\[;(-])|^)@(?P<prefix>{_PANDOC_KEY}|)\Z")
 _PANDOC_KEYS = re.compile(rf"(?:(?<=[\s\[;(-])|^)@(?P<key>{_PANDOC_KEY})")
 _PANDOC_TRAILING = re.compile(r"[:.#$%&+?<>~/-]+\Z")
-_MYST_ROLE = re.compile(r"\{cite(?::[A-Za-z]+)?\}(?P<ticks>`+)(?P<keys>[^`]*)\Z")
+_MYST_ROLE = re.compile(r"\{(?:foot)?cite(?::[A-Za-z]+)?\}(?P<ticks>`+)(?P<keys>[^`]*)\Z")
 _RST_ROLE = re.compile(r":(?:foot)?cite(?::[A-Za-z]+)?:`(?P<keys>[^`]*)\Z")
 
 
@@ -79,7 +82,8 @@ def citation_trigger_at(text: str, offset: int, language: str) -> CitationTrigge
     kind = dialect(language)
     region = region_at(text, offset, kind) if kind != TEXT else None
     if kind == MARKDOWN and region is not None and region.kind == "code":
-        return _myst(text, offset, region)  # a role's backticks are a code span until it closes
+        # A role's backticks are a code span once closed.
+        return _myst(text, offset, region) or _rst(text, offset, region)
     if not _prose_here(kind, region):
         return None
     trigger = _galactica(text, offset)
@@ -88,10 +92,7 @@ def citation_trigger_at(text: str, offset: int, language: str) -> CitationTrigge
     trigger = _latex(text, offset)
     if trigger is not None or kind == LATEX:
         return trigger
-    trigger = _myst(text, offset, None) or _pandoc(text, offset, in_text=kind == MARKDOWN)
-    if trigger is None and kind == PYTHON:
-        trigger = _rst(text, offset)
-    return trigger
+    return _myst(text, offset, None) or _rst(text, offset, None) or _pandoc(text, offset, in_text=kind == MARKDOWN)
 
 
 def _prose_here(kind: str, region: Region | None) -> bool:
@@ -175,10 +176,12 @@ def _myst(text: str, offset: int, code: Region | None) -> CitationTrigger | None
     return CitationTrigger("myst", None, offset - len(prefix), offset, prefix, existing, role.start())
 
 
-def _rst(text: str, offset: int) -> CitationTrigger | None:
+def _rst(text: str, offset: int, code: Region | None) -> CitationTrigger | None:
     role = _RST_ROLE.search(text, line_start(text, offset), offset)
     if role is None:
         return None
+    if code is not None and code.body_start != role.start("keys"):
+        return None  # the cursor is in some other code span
     existing, prefix = _key_list(role["keys"], ",")
     if prefix is None:
         return None

@@ -62,9 +62,9 @@ CASES = [
     pytest.param(
         "\\begin{align}\n|\n\\end{align}",
         "latex",
-        "multiline",
-        "blank line",
-        id="blank-line-is-a-paragraph-break-even-in-align",
+        "line",
+        "in math",
+        id="blank-line-inside-align-is-still-math",
     ),
     pytest.param("def f(x):|", "python", "multiline", "after block opener", id="python-colon"),
     pytest.param("items = [|", "python", "multiline", "after block opener", id="python-open-bracket"),
@@ -74,6 +74,11 @@ CASES = [
     pytest.param("\\begin{align}|", "latex", "multiline", "after block opener", id="unclosed-math-environment"),
     pytest.param("text\n```python|", "markdown", "multiline", "after block opener", id="markdown-fence"),
     pytest.param("text\n$$|", "markdown", "multiline", "after block opener", id="markdown-open-display-math"),
+    pytest.param(
+        '"""Doc.\n\n>>> for x in y:|\n"""', "python", "multiline", "after block opener", id="doctest-is-python-code"
+    ),
+    pytest.param('"""Doc.\n\n>>> ax.set(r\'$\\pi$|\')\n"""', "python", "line", "before closing characters", id="doctest-dollar-is-no-math"),
+    pytest.param("```{note}\nA note about $x|$\n```", "markdown", "line", "in math", id="math-in-a-myst-note"),
 ]
 
 
@@ -116,6 +121,10 @@ def test_gate_in_a_ten_megabyte_document_is_quick():
         ("python", 'def f():\n    """Return the count."""\n', "count", True),
         ("python", "total = count + 1\n", "count", False),
         ("plaintext", "anything at all", "all", True),
+        ("markdown", "```{note}\nA remark here.\n```", "remark", True),
+        ("markdown", "```python\nA remark here.\n```", "remark", False),
+        ("python", 'def f():\n    """Doc.\n\n    >>> count(1)\n    """\n', "count", False),
+        ("python", 'def f():\n    """Doc.\n\n    >>> f()\n    the count\n    """\n', "count", False),
     ],
 )
 def test_in_prose(language, text, needle, expected):

@@ -67,6 +67,34 @@ LATEX = [
     pytest.param(
         "𝑥 $𝑥^2$ 😀 $\\alpha$ 😀", [("inline-dollar", "𝑥^2"), ("inline-dollar", "\\alpha")], id="astral-chars"
     ),
+    pytest.param(
+        "$\\sum_{\\text{$n$ odd}} a_n$", [("inline-dollar", "\\sum_{\\text{$n$ odd}} a_n")], id="dollar-inside-text"
+    ),
+    pytest.param(
+        "$a \\mbox{if $b$} c$ and $\\textbf{x}$",
+        [("inline-dollar", "a \\mbox{if $b$} c"), ("inline-dollar", "\\textbf{x}")],
+        id="dollar-inside-mbox",
+    ),
+    pytest.param("$\\text{a} + b$", [("inline-dollar", "\\text{a} + b")], id="text-group-without-dollar"),
+    pytest.param("$\\text{open $x$", [("inline-dollar", "\\text{open")], id="unclosed-text-group-is-no-group"),
+    pytest.param(
+        "\\begin{equation}\n  a = b\n\n  + c\n\\end{equation}",
+        [("environment", "a = b\n\n  + c")],
+        id="equation-holding-a-blank-line",
+    ),
+    pytest.param(
+        "\\begin{equation}\na\n\n\\begin{align}\nb\n\\end{align}",
+        [("environment", "b")],
+        id="unclosed-equation-ends-at-the-next-display-environment",
+    ),
+    pytest.param(
+        "\\begin{equation}\na \\end{cases}\n\\end{equation} $c$", [("inline-dollar", "c")], id="mismatched-inner-end"
+    ),
+    pytest.param(
+        "\\begin{equation} % \\end{equation}\na\n\\end{equation}",
+        [("environment", "% \\end{equation}\na")],
+        id="end-in-a-comment-does-not-close",
+    ),
 ]
 
 
@@ -105,6 +133,52 @@ MARKDOWN = [
     pytest.param("# Cost $5\nWe pay $x$.", [("inline-dollar", "x")], id="heading-line-ends-inline-math"),
     pytest.param("a ` b $x$", [("inline-dollar", "x")], id="unmatched-backtick-is-literal"),
     pytest.param("𝑥 $𝑥^2$ 😀 and 😀 $y$", [("inline-dollar", "𝑥^2"), ("inline-dollar", "y")], id="astral-chars"),
+    pytest.param(
+        "```{note}\nThe energy $E = mc^2$ holds.\n```", [("inline-dollar", "E = mc^2")], id="myst-note-body-is-prose"
+    ),
+    pytest.param(
+        "```{exercise}\n:label: ex-pythagoras\n\nShow that $a^2 + b^2 = c^2$.\n```",
+        [("inline-dollar", "a^2 + b^2 = c^2")],
+        id="myst-exercise-with-options",
+    ),
+    pytest.param(
+        "```{prf:theorem} Cauchy for $f$\n---\nlabel: cauchy\n---\nIf $f$ is holomorphic then\n$$\n\\oint f = 0\n$$\n```",
+        [("inline-dollar", "f"), ("display-dollar", "\\oint f = 0")],
+        id="myst-theorem-with-yaml-options",
+    ),
+    pytest.param(":::{note}\nColon $y$ here.\n:::\n$z$", [("inline-dollar", "y"), ("inline-dollar", "z")], id="colon-note"),
+    pytest.param(
+        "````{note}\nBefore $a$.\n```python\nx = '$b$'\n```\nAfter $c$.\n````\n$d$",
+        [("inline-dollar", "a"), ("inline-dollar", "c"), ("inline-dollar", "d")],
+        id="code-fence-nested-in-a-directive",
+    ),
+    pytest.param(
+        "::::{tip}\n:::{note}\nInner $a$.\n:::\nOuter $b$.\n::::",
+        [("inline-dollar", "a"), ("inline-dollar", "b")],
+        id="nested-colon-directives",
+    ),
+    pytest.param("```{code-cell} ipython3\nx = '$a$'\n```", [], id="myst-code-cell-is-code"),
+    pytest.param("```{code-block} python\nx = '$a$'\n```", [], id="myst-code-block-is-code"),
+    pytest.param("```python\nx = '$a$'\n\n$b$\n```", [], id="plain-language-fence-stays-code"),
+    pytest.param("```{note}\nUnclosed $a$ note\n\n$b$", [("inline-dollar", "a"), ("inline-dollar", "b")], id="open-note"),
+    pytest.param("The price is $20,000 and $30,000 today.", [], id="prices-in-a-sentence"),
+    pytest.param("It costs $20,000 and $30,000 and $x$.", [("inline-dollar", "x")], id="prices-then-math"),
+    pytest.param("$a$5 and $b$", [("inline-dollar", "b")], id="failed-closer-is-not-skipped"),
+    pytest.param("- item $a\n- item b$", [], id="inline-math-does-not-run-across-list-items"),
+    pytest.param("1. first $a\n2. second b$", [], id="nor-across-numbered-items"),
+    pytest.param("- item $a$\n  continued $b$", [("inline-dollar", "a"), ("inline-dollar", "b")], id="item-continuation"),
+    pytest.param("$$\na\n+ b\n- c\n$$", [("display-dollar", "a\n+ b\n- c")], id="display-lines-starting-with-signs"),
+    pytest.param(
+        "$\\sum_{\\text{$n$ odd}} a_n$", [("inline-dollar", "\\sum_{\\text{$n$ odd}} a_n")], id="dollar-inside-text"
+    ),
+    pytest.param(
+        "\\begin{equation}\na\n\nb\n\\end{equation}", [("environment", "a\n\nb")], id="equation-holding-a-blank-line"
+    ),
+    pytest.param(
+        "```{math}\n:label: eq1\nx^2\n```\n{math}`y`",
+        [("myst-directive", "x^2"), ("myst-role", "y")],
+        id="myst-math-directive-is-math",
+    ),
 ]
 
 
@@ -134,6 +208,34 @@ PYTHON = [
     pytest.param('"""``$x$`` is code, $y$ is math."""', [("inline-dollar", "y")], id="docstring-inline-literal"),
     pytest.param(
         'if x:\n  a\n b\n"""$z$"""\n# $w$\n', [("inline-dollar", "z"), ("inline-dollar", "w")], id="bad-dedent"
+    ),
+    pytest.param(
+        'def f():\n    """Doc.\n\n    .. math ::\n\n        x^2 + y\n\n    After.\n    """\n',
+        [("rst-directive", "x^2 + y")],
+        id="math-directive-with-a-space-before-the-colons",
+    ),
+    pytest.param('"""\n.. math :: E = mc^2\n"""\n', [("rst-directive", "E = mc^2")], id="spaced-directive-argument"),
+    pytest.param(
+        'def f():\n    """Label $x$.\n\n    >>> ax.set_xlabel(r\'$\\pi$ rad\')\n    >>> g(1,\n    ...   \'$y$\')\n'
+        "    '$out$'\n\n    Then $z$.\n    \"\"\"\n",
+        [("inline-dollar", "x"), ("inline-dollar", "z")],
+        id="doctest-lines-are-code",
+    ),
+    pytest.param(
+        '"""Example::\n\n    plot(r\'$a$\')\n\n    more(\'$b$\')\n\nText $c$.\n"""\n',
+        [("inline-dollar", "c")],
+        id="literal-block-is-code",
+    ),
+    pytest.param(
+        '"""Summary.\n\nShow $a$::\n\n    $b$\n"""\n', [("inline-dollar", "a")], id="paragraph-before-a-literal-block-is-prose"
+    ),
+    pytest.param(
+        '"""\n.. code-block:: python\n   :linenos:\n\n   s = \'$a$\'\n\n$c$\n"""\n',
+        [("inline-dollar", "c")],
+        id="code-block-directive-is-code",
+    ),
+    pytest.param(
+        '"""\n```python\n>>> x = 1\n\n$a$\n```\n\n$b$\n"""\n', [("inline-dollar", "b")], id="markdown-fence-in-a-docstring"
     ),
 ]
 

@@ -63,6 +63,20 @@ REGIONS = [
     pytest.param('def f():\n    """Still typing|', "python", "docstring", id="unterminated-docstring"),
     pytest.param("x = 1|", "python", None, id="python-code"),
     pytest.param("% anything|", "plaintext", None, id="plain-text-has-no-regions"),
+    pytest.param("```{note}\nA no|te.\n```", "markdown", None, id="myst-note-body-is-prose"),
+    pytest.param("```{note}|\nA note.\n```", "markdown", "directive", id="myst-directive-opening-line"),
+    pytest.param("```{note}\n:class: dro|pdown\nA note.\n```", "markdown", "directive", id="myst-directive-option"),
+    pytest.param("```{note}\nA note.\n``|`", "markdown", "directive", id="myst-directive-closing-line"),
+    pytest.param(":::{note}\nA no|te.\n:::", "markdown", None, id="colon-fence-body-is-prose"),
+    pytest.param("```{code-cell}\nx |= 1\n```", "markdown", "fence", id="myst-code-cell"),
+    pytest.param("```{math}\nx| = 1\n```", "markdown", "fence", id="myst-math-directive"),
+    pytest.param('def f():\n    """Doc.\n\n    >>> f(|)\n    """', "python", "doctest", id="doctest-line"),
+    pytest.param('"""Doc.\n\n>>> f(1,\n...   2|)\n"""', "python", "doctest", id="doctest-continuation"),
+    pytest.param('"""Doc.\n\n>>> f(1)\n3|\n"""', "python", "doctest", id="doctest-output"),
+    pytest.param('"""Doc.\n\n>>> f(1)\n3\n\nAfter|.\n"""', "python", "docstring", id="after-a-doctest"),
+    pytest.param('"""Summary.\n\nExample::\n\n    co|de\n"""', "python", "literal", id="literal-block"),
+    pytest.param('"""Example|::\n\n    code\n"""', "python", "docstring", id="before-a-literal-block"),
+    pytest.param('"""Doc.\n\n  >>> not a docstring|\n"""', "python", "doctest", id="indented-doctest"),
 ]
 
 
@@ -79,6 +93,13 @@ def test_find_regions_lists_each_language_in_order():
         "comment",
     ]
     assert [r.kind for r in find_regions('"""d"""\nx = "s"  # c\n', "python")] == ["docstring", "string", "comment"]
+    assert [r.kind for r in find_regions('"""d\n\n>>> x\n"""\n', "python")] == ["docstring"]  # docstrings come whole
+    assert [(r.kind, r.info) for r in find_regions("```{note}\n`a`\n```\n```py\nb\n```", "markdown")] == [
+        ("directive", "{note}"),
+        ("code", "`"),
+        ("directive", "{note}"),
+        ("fence", "py"),
+    ]
     assert find_regions("% x", "plaintext") == []
 
 
@@ -103,3 +124,12 @@ def test_python_regular_expression_scan_agrees_with_tokenize(monkeypatch, source
         assert [region.kind for region in python_lexer.regions(source)] == kinds
     finally:
         python_lexer.regions.cache_clear()
+
+
+def test_a_docstring_first_line_is_as_indented_as_the_rest():
+    # inspect.cleandoc (and Sphinx) strip the margin of the lines after the first: here the
+    # "code" line ends up unindented, so it is a paragraph, not a literal block.
+    source = 'def f():\n    """Example::\n\n    code\n    """\n'
+    assert region_at(source, source.index("code"), "python").kind == "docstring"
+    source = 'def f():\n    """Summary.\n\n    Example::\n\n        code\n    """\n'
+    assert region_at(source, source.index("code"), "python").kind == "literal"

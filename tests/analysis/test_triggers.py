@@ -81,6 +81,34 @@ TRIGGERS = [
     pytest.param('"""See :cite:p:`a,|`."""', "python", "rst", None, "", ("a",), ":cite:p:", id="rst-role-in-docstring"),
     pytest.param("x = 1  # {cite}`vas|", "python", "myst", None, "vas", (), "{cite}", id="myst-role-in-comment"),
     pytest.param("𝑥 😀 \\cite{|", "latex", "latex", "cite", "", (), "\\cite", id="after-astral-chars"),
+    pytest.param(
+        "```{note}\nAs shown in {cite}`vaswani2017, |\n```",
+        "markdown",
+        "myst",
+        None,
+        "",
+        ("vaswani2017",),
+        "{cite}",
+        id="myst-role-in-a-note-directive",
+    ),
+    pytest.param(
+        "````{prf:theorem} Universal approximation\n:label: thm-ua\n\nSee {cite:p}`hornik1989,cybenko|`.\n````",
+        "markdown",
+        "myst",
+        None,
+        "cybenko",
+        ("hornik1989",),
+        "{cite:p}",
+        id="myst-role-in-a-theorem-directive",
+    ),
+    pytest.param(
+        ":::{tip}\nRead {cite:t}`|\n:::", "markdown", "myst", None, "", (), "{cite:t}", id="myst-role-in-a-colon-fence"
+    ),
+    pytest.param("See {footcite}`a|`", "markdown", "myst", None, "a", (), "{footcite}", id="myst-footcite"),
+    pytest.param("See :cite:`a, b|", "markdown", "rst", None, "b", ("a",), ":cite:", id="rst-role-in-markdown-open"),
+    pytest.param(
+        "See :cite:p:`a,b|` here", "markdown", "rst", None, "b", ("a",), ":cite:p:", id="rst-role-in-markdown-closed"
+    ),
 ]
 
 
@@ -121,6 +149,12 @@ NOT_TRIGGERS = [
     pytest.param("@decorator|", "python", id="decorator-in-code"),
     pytest.param('"""Use @property| here."""', "python", id="python-prose-has-no-in-text-at"),
     pytest.param("cite = {|", "python", id="python-code"),
+    pytest.param("```python\nx = '{cite}`a|'\n```", "markdown", id="myst-role-in-a-code-fence"),
+    pytest.param("```{code-cell} ipython3\nprint('[@a|')\n```", "markdown", id="pandoc-in-a-code-cell"),
+    pytest.param("```{note}|\nBody\n```", "markdown", id="directive-opening-line"),
+    pytest.param('def f():\n    """Doc.\n\n    >>> g("[@a|")\n    """', "python", id="pandoc-in-a-doctest"),
+    pytest.param('"""Summary.\n\nExample::\n\n    cite(":cite:`a|")\n"""', "python", id="rst-role-in-a-literal-block"),
+    pytest.param("`x` :cite:`a` `b|`", "markdown", id="cursor-in-another-code-span-after-rst-role"),
 ]
 
 
