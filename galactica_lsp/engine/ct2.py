@@ -29,8 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .decoding import Cancelled, DecodeSettings, Generation, _Finisher, _Hypothesis
+from .backend import Finisher, Hypothesis
 from .devices import Placement
+from .types import Cancelled, DecodeSettings, Generation
 
 log = logging.getLogger(__name__)
 
@@ -240,9 +241,9 @@ class FastDecoder:
         if cancelled():
             raise Cancelled()
         deadline = time.monotonic() + settings.time_limit if settings.time_limit else float("inf")
-        finisher = _Finisher(settings, decode)
+        finisher = Finisher(settings, decode)
         rows = settings.num_return if settings.strategy == "sample" else 1
-        hyps = [_Hypothesis() for _ in range(rows)]
+        hyps = [Hypothesis() for _ in range(rows)]
         stopped = {"cancelled": False}
 
         def on_token(step) -> bool:

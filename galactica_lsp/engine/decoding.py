@@ -19,110 +19,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import torch
 
-from .galactica import EOS_ID, PAD_ID
+from .backend import Finisher, Hypothesis
+from .galactica import PAD_ID
 from .kv_cache import GrowingCache
 from .prefix_cache import PrefixCache
-
-STRATEGIES = ("greedy", "sample", "beam")
-
-
-class Cancelled(Exception):
-    """The request was cancelled; decoding stopped at the next step."""
-
-
-@dataclass(frozen=True)
-class DecodeSettings:
-    """How to decode; every field has the default an interactive completion wants."""
-
-    strategy: str = "greedy"
-    max_new_tokens: int = 32
-    num_return: int = 1  # samples, or beams, returned
-    temperature: float = 0.7  # sampling only
-    top_p: float = 0.95
-    top_k: int = 0  # 0: no top-k cut
-    seed: int | None = None
-    num_beams: int = 1
-    beam_groups: int = 1  # > 1 with diversity > 0: diverse beam search
-    diversity: float = 0.0  # Hamming penalty per earlier group that chose the token this step
-    length_penalty: float = 1.0
-    stop_token_ids: tuple[int, ...] = (EOS_ID,)
-    stop_strings: tuple[str, ...] = ()
-    time_limit: float | None = None  # seconds of wall clock for the whole generation
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
-        if self.strategy == "beam":
-            if self.num_beams < max(self.num_return, 1):
-                raise ValueError("num_beams must be at least num_return")
-            if self.num_beams % self.beam_groups:
-                raise ValueError("num_beams must be a multiple of beam_groups")
-
-
-@dataclass(frozen=True)
-class Confidence:
-    """How sure the model was of a sequence, from its per-token log-probabilities.
-
-    ``minimum`` and ``total`` are what galai's guide scores references by.
-    ``probability`` is exp(total): the model's probability of writing exactly
-    this sequence (for a reference: of this paper, given the context; several
-    real papers for one context share the mass). ``token_probability`` is the
-    geometric mean per token, for long free text such as explanations.
-    """
-
-    minimum: float
-    total: float
-    mean: float
-
-    @property
-    def probability(self) -> float:
-        return math.exp(self.total)
-
-    @property
-    def token_probability(self) -> float:
-        return math.exp(self.mean)
-
-    @classmethod
-    def of(cls, logprobs: Sequence[float]) -> Confidence:
-        if not logprobs:
-            return cls(0.0, 0.0, 0.0)
-        return cls(min(logprobs), sum(logprobs), sum(logprobs) / len(logprobs))
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    token_ids: tuple[int, ...]
-    logprobs: tuple[float, ...]  # one per token in token_ids
-    finish_reason: str  # "eos" | "stop" | "length" | "time"
-    prompt_tokens: int = 0
-    reused_tokens: int = 0  # prompt tokens whose keys and values came from an earlier request
-    engine: str = "torch"  # which engine decoded it: "torch" or "ctranslate2"
-
-    @property
-    def confidence(self) -> Confidence:
-        return Confidence.of(self.logprobs)
-
-
-@dataclass
-class _Hypothesis:
-    ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    score: float = 0.0  # what beams are ranked by (includes diversity penalties)
-    finish: str | None = None
-
-    def extended(self, token: int, logprob: float, score: float) -> _Hypothesis:
-        return _Hypothesis(self.ids + [token], self.logprobs + [logprob], score)
-
-    def normalised(self, length_penalty: float) -> float:
-        return sum(self.logprobs) / max(len(self.logprobs), 1) ** length_penalty
-
+from .types import STRATEGIES, Cancelled, Confidence, DecodeSettings, Generation  # noqa: F401 (re-exported)
 
 class _Stepper:
     """Feeds tokens to the model and keeps its cache (starting from ``prefix``'s keys and values); one forward per step."""
@@ -147,32 +52,6 @@ class _Stepper:
         self.cache.reorder_cache(torch.tensor(rows, device=self.device))
 
 
-class _Finisher:
-    """Decides when a sequence ends and what its text is."""
-
-    def __init__(self, settings: DecodeSettings, decode: Callable[[list[int]], str]):
-        self.settings = settings
-        self.decode = decode
-
-    def reason(self, ids: list[int]) -> str | None:
-        if ids and ids[-1] in self.settings.stop_token_ids:
-            return "eos" if ids[-1] == EOS_ID else "stop"
-        if self.settings.stop_strings:
-            tail = self.decode(ids[-16:])
-            if any(s in tail for s in self.settings.stop_strings):
-                return "stop"
-        return None
-
-    def result(self, hyp: _Hypothesis, reason: str) -> Generation:
-        ids = hyp.ids[:-1] if reason in ("eos", "stop") and hyp.ids[-1] in self.settings.stop_token_ids else hyp.ids
-        text = self.decode(ids)
-        for stop in self.settings.stop_strings:
-            cut = text.find(stop)
-            if cut != -1:
-                text = text[:cut]
-        return Generation(text, tuple(hyp.ids), tuple(hyp.logprobs), reason)
-
-
 def generate(
     model,
     prompt_ids: Sequence[int],
@@ -193,7 +72,7 @@ def generate(
     if not prompt_ids:
         raise ValueError("empty prompt")
     deadline = time.monotonic() + settings.time_limit if settings.time_limit else math.inf
-    finisher = _Finisher(settings, decode)
+    finisher = Finisher(settings, decode)
     if cancelled():
         raise Cancelled()
     # Prefill, for one row: the whole prompt, or only what follows a stored prefix.
@@ -233,7 +112,7 @@ def _sample(step, logprobs, settings, finisher, cancelled, deadline) -> list[Gen
     if rows > 1:
         step.select_rows([0] * rows)  # one prefill, N independent continuations
         logprobs = logprobs.expand(rows, -1)
-    hyps = [_Hypothesis() for _ in range(rows)]
+    hyps = [Hypothesis() for _ in range(rows)]
     for _ in range(settings.max_new_tokens):
         tokens = _pick(logprobs, settings, generator)
         chosen = logprobs.gather(-1, tokens[:, None]).squeeze(-1).tolist()
@@ -267,9 +146,9 @@ def _beam_search(step, first, settings, finisher, cancelled, deadline) -> list[G
     groups, per_group = settings.beam_groups, settings.num_beams // settings.beam_groups
     vocab = first.shape[-1]
     # rows[g]: the live hypotheses of group g, one per cache row; all groups start from the prompt row.
-    rows: list[list[_Hypothesis]] = [[_Hypothesis()] for _ in range(groups)]
+    rows: list[list[Hypothesis]] = [[Hypothesis()] for _ in range(groups)]
     parents: list[list[int]] = [[0] for _ in range(groups)]
-    finished: list[list[_Hypothesis]] = [[] for _ in range(groups)]
+    finished: list[list[Hypothesis]] = [[] for _ in range(groups)]
     done = [False] * groups
     logprobs = first
     for length in range(1, settings.max_new_tokens + 1):
@@ -331,7 +210,7 @@ def _beam_search(step, first, settings, finisher, cancelled, deadline) -> list[G
     return [finisher.result(h, h.finish) for h in ranked[: settings.num_return]]
 
 
-def _best(hyps, count, length_penalty) -> list[_Hypothesis]:
+def _best(hyps, count, length_penalty) -> list[Hypothesis]:
     return sorted(hyps, key=lambda h: -h.normalised(length_penalty))[:count]
 
 

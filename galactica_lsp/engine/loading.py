@@ -16,7 +16,6 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, place
 from .galactica import configure_tokenizer
 from .memory import MemoryPlan, check_fits
+from .types import Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -47,23 +47,6 @@ class ModelSource:
     @property
     def is_local(self) -> bool:
         return self.kind in ("tiny", "local")
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One step of a load: ``stage`` is "check", "download", "load" or "ready"."""
-
-    stage: str
-    message: str
-    done: int = 0
-    total: int = 0
-
-    @property
-    def fraction(self) -> float | None:
-        return self.done / self.total if self.total else None
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass

@@ -13,11 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
-from .decoding import Confidence, DecodeSettings, Generation, generate
-from .devices import release_memory
 from .galactica import (
     END_REF_ID,
     EOS_ID,
@@ -31,37 +29,30 @@ from .galactica import (
     sympy_prompt,
     work_prompt,
 )
-from .loading import LoadedModel, ProgressCallback, load
-from .prefix_cache import PrefixCache
-from .worker import Job, Priority, Worker
+from .types import (  # noqa: F401 (the plain types are re-exported for the callers of this module)
+    EXPLAIN_MODES,
+    Confidence,
+    DecodeSettings,
+    Generation,
+    ModelNotReady,
+    Priority,
+    ProgressCallback,
+    Suggestion,
+)
+from .worker import Job, Worker
+
+if TYPE_CHECKING:
+    from .loading import LoadedModel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-EXPLAIN_MODES = ("explain", "work", "sympy")
-
-
-class ModelNotReady(RuntimeError):
-    """A request arrived while no model is loaded (loading, failed, or not asked for)."""
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A reference the model proposed, with how sure it was."""
-
-    reference: Reference
-    confidence: Confidence
-    finish_reason: str
-
-    @property
-    def text(self) -> str:
-        return self.reference.text
-
 
 class Galactica:
     """The tasks, over one loaded model. Called on the worker thread only."""
 
     def __init__(self, loaded: LoadedModel):
+        from .prefix_cache import PrefixCache
+
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
@@ -118,6 +109,8 @@ class Galactica:
         """
         budget = self.max_positions - settings.max_new_tokens
         ids = self.encode(prompt, budget, new_document)
+        from .decoding import generate
+
         text_of = lambda t: decode(self.tokenizer, t)  # noqa: E731
         if self.fast is not None and self.fast.handles(settings):
             generations = self.fast.generate(ids, settings, text_of, cancelled)
@@ -233,6 +226,8 @@ class Engine:
             self.state, self.error = "loading", None
 
         def job(cancelled: Callable[[], bool]) -> LoadedModel:
+            from .loading import load
+
             self._unload()
             try:
                 loaded = load(model, device, dtype, context_tokens, sequences, report, engine)
@@ -258,6 +253,8 @@ class Engine:
         with self._lock:
             old, self._galactica = self._galactica, None
         if old is not None:
+            from .devices import release_memory
+
             kind = old.loaded.placement.kind
             del old
             release_memory(kind)

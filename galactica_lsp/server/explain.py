@@ -28,9 +28,7 @@ from ..analysis.context import prompt_before
 from ..analysis.gate import in_prose
 from ..analysis.insertion import insertion_for
 from ..analysis.math_spans import math_span_at
-from ..engine.decoding import Cancelled, DecodeSettings, Generation
-from ..engine.service import ModelNotReady
-from ..engine.worker import Priority
+from ..engine.types import Cancelled, DecodeSettings, Generation, ModelNotReady, Priority
 from ..settings import to_wire
 from .bibliography import quick_fixes
 from .citations import described, suggest
