@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .catalogue import SIZES, TINY, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
+from .catalogue import SIZES, TINY, TINY_MODEL_DIR, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
 from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, place
 from .galactica import configure_tokenizer
@@ -77,8 +77,6 @@ def resolve(model: str) -> ModelSource:
     """Name → source; raises :class:`ModelError` for what is none of the accepted forms."""
     name = model.strip()
     if name == TINY:
-        from ..tiny import TINY_MODEL_DIR
-
         return ModelSource(name, "tiny", str(TINY_MODEL_DIR))
     if name in SIZES:
         entry = SIZES[name]
