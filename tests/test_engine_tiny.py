@@ -132,12 +132,12 @@ def test_completions_with_the_prefix_cache_equal_those_without(tiny_torch_engine
     settings = DecodeSettings(max_new_tokens=12)
 
     def run(g, c):
-        g.prefixes.clear()
+        g.forget()
         g.complete(document, settings, c, key="doc")
         reused = [g.complete(text, settings, c, key="doc")[0] for text in edits]
         fresh = []
         for text in edits:
-            g.prefixes.clear()
+            g.forget()
             fresh.append(g.complete(text, settings, c, key="doc")[0])
         return reused, fresh
 

@@ -1,14 +1,20 @@
-"""The decoding loops: greedy, sampling, beam search and diverse beam search.
+"""The torch backend: greedy, sampling, beam search and diverse beam search.
 
-Owns: turning a prompt's token ids into continuations with a model that keeps
-its KV cache between steps. Written here rather than taken from
-``generate()`` because the server needs, at every step: a cancellation check
-(a cancelled request stops within one token), a wall-clock cap, per-token
-log-probabilities of every returned sequence, and Hamming-diverse beam search,
-which transformers 5 no longer ships. The prompt is prefilled once; beams and
-samples share that prefill by copying its cache rows. With a
+Owns: :class:`TorchBackend`, the :class:`~.backend.Backend` that runs a
+transformers model in this process, and its decoding loops, which turn a
+prompt's token ids into continuations with a model that keeps its KV cache
+between steps. Written here rather than taken from ``generate()`` because the
+server needs, at every step: a cancellation check (a cancelled request stops
+within one token, or within one chunk of a long prompt's prefill), a
+wall-clock cap, per-token log-probabilities of every returned sequence, and
+Hamming-diverse beam search, which transformers 5 no longer ships. The prompt
+is prefilled once, ``PREFILL_CHUNK`` tokens a forward pass; beams and samples
+share that prefill by copying its cache rows. With a
 :class:`~.prefix_cache.PrefixCache`, the prefill starts from the cache of the
 longest stored prompt prefix and feeds only the tokens after it.
+
+The cache is passed as ``cache=`` (transformers 5.24's name; ``past_key_values``
+is deprecated) and must come back as the same object: it is written in place.
 
 Device is data: tensors go where the model's embeddings are; no branch here
 knows whether that is a CPU, a GPU or MPS.
@@ -23,11 +29,35 @@ from dataclasses import replace
 
 import torch
 
-from .backend import Finisher, Hypothesis
+from .backend import Backend, Capabilities, Finisher, Hypothesis, check_prompt
 from .galactica import PAD_ID
 from .kv_cache import GrowingCache
 from .prefix_cache import PrefixCache
 from .types import STRATEGIES, Cancelled, Confidence, DecodeSettings, Generation  # noqa: F401 (re-exported)
+
+
+PREFILL_CHUNK = 128  # prompt tokens per prefill forward pass: the cancel flag is checked between chunks
+
+
+class TorchBackend(Backend):
+    """A transformers causal LM in this process: every strategy, with prefix reuse through a :class:`PrefixCache`."""
+
+    name = "torch"
+    capabilities = Capabilities(prefix_reuse=True)
+
+    def __init__(self, model, prefix_tokens: int, prefix_entries: int = 4):
+        self.model = model
+        self.prefixes = PrefixCache(max_entries=prefix_entries, max_tokens=prefix_tokens)
+
+    def generate(self, prompt_ids, settings, decode, cancelled=lambda: False, key=""):
+        return generate(self.model, prompt_ids, settings, decode, cancelled, self.prefixes, key)
+
+    def forget(self) -> None:
+        self.prefixes.clear()
+
+    def status(self) -> dict:
+        return {"prefixCache": self.prefixes.status()}
+
 
 class _Stepper:
     """Feeds tokens to the model and keeps its cache (starting from ``prefix``'s keys and values); one forward per step."""
@@ -41,8 +71,12 @@ class _Stepper:
     @torch.inference_mode()
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of the next token for each row, float32, shape [rows, vocab]."""
-        out = self.model(input_ids=ids.to(self.device), past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        self.cache = out.past_key_values
+        out = self.model(input_ids=ids.to(self.device), cache=self.cache, use_cache=True, logits_to_keep=1)
+        if out.cache is not self.cache:
+            # The cache is written in place and stored prefills are views of it: a model that hands back another
+            # object (a transformers change, a model that converts caches) would silently lose them.
+            raise RuntimeError(f"the model returned a {type(out.cache).__name__} instead of the GrowingCache it was given"
+                               " (transformers changed how caches are passed: see pyproject's tested range)")
         return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
 
     def select_rows(self, rows: list[int]) -> None:
@@ -60,25 +94,29 @@ def generate(
     cancelled: Callable[[], bool] = lambda: False,
     prefixes: PrefixCache | None = None,
     key: str = "",
+    prefill_chunk: int = PREFILL_CHUNK,
 ) -> list[Generation]:
     """Continue ``prompt_ids``; ``decode`` turns generated ids into text.
 
+    The prompt is fed ``prefill_chunk`` tokens per forward pass.
     ``cancelled`` is polled before every forward pass; when it returns True the
     loop raises :class:`Cancelled`, and the cache is dropped with the stepper.
     With ``prefixes``, the prefill reuses the longest stored prefix and is
     stored under ``key`` for the next request (even when this one is then
     cancelled: the next keystroke's request still starts from it).
     """
-    if not prompt_ids:
-        raise ValueError("empty prompt")
+    check_prompt(prompt_ids, cancelled)
     deadline = time.monotonic() + settings.time_limit if settings.time_limit else math.inf
     finisher = Finisher(settings, decode)
-    if cancelled():
-        raise Cancelled()
     # Prefill, for one row: the whole prompt, or only what follows a stored prefix.
     reused, prefix = prefixes.lookup(prompt_ids) if prefixes is not None else (0, [])
     step = _Stepper(model, prefix)
-    first = step(torch.tensor([list(prompt_ids[reused:])]))
+    # In chunks, with the cancel flag checked between them: a cancelled request frees the worker within a chunk.
+    rest = list(prompt_ids[reused:])
+    for start in range(0, len(rest), prefill_chunk):
+        if start and cancelled():
+            raise Cancelled()
+        first = step(torch.tensor([rest[start : start + prefill_chunk]]))
     if prefixes is not None:
         prefixes.store(key, prompt_ids, step.cache)
     if settings.strategy == "beam":
@@ -113,7 +151,7 @@ def _sample(step, logprobs, settings, finisher, cancelled, deadline) -> list[Gen
         step.select_rows([0] * rows)  # one prefill, N independent continuations
         logprobs = logprobs.expand(rows, -1)
     hyps = [Hypothesis() for _ in range(rows)]
-    for _ in range(settings.max_new_tokens):
+    for length in range(1, settings.max_new_tokens + 1):
         tokens = _pick(logprobs, settings, generator)
         chosen = logprobs.gather(-1, tokens[:, None]).squeeze(-1).tolist()
         for hyp, token, lp in zip(hyps, tokens.tolist(), chosen):
@@ -121,8 +159,8 @@ def _sample(step, logprobs, settings, finisher, cancelled, deadline) -> list[Gen
                 hyp.ids.append(token)
                 hyp.logprobs.append(lp)
                 hyp.finish = finisher.reason(hyp.ids)
-        if all(h.finish for h in hyps):
-            break
+        if all(h.finish for h in hyps) or length == settings.max_new_tokens:
+            break  # no forward pass for a token that would not be used
         if cancelled():
             raise Cancelled()
         if time.monotonic() > deadline:
