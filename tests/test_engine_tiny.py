@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from galactica_lsp.engine.decoding import Cancelled, DecodeSettings
+from galactica_lsp.engine.galactica import EOS_ID, explain_prompt
+from galactica_lsp.engine.types import Cancelled, DecodeSettings
 from galactica_lsp.engine.service import Engine, ModelNotReady
 
 TRANSFORMER = "The Transformer architecture [START_REF]"
@@ -156,3 +157,46 @@ def test_an_over_budget_prompt_keeps_its_start_while_the_user_types(tiny_engine)
     first, second, third = tiny_engine.call(cut, "encode")
     shared = first[:-1]  # the trailing space merges with the next word
     assert 75 <= len(first) <= 100 and second[: len(shared)] == shared and third[: len(shared)] == shared
+
+
+SENTENCE = "The Transformer architecture relies on attention. "
+
+
+def test_the_prompt_is_at_most_the_token_budget_cut_in_quarter_budget_steps(tiny_engine):
+    text = SENTENCE * 40
+
+    def run(g, c):
+        full = g.tokenizer(text, add_special_tokens=False)["input_ids"]
+        gen = g.complete(text, DecodeSettings(max_new_tokens=2), c, key="budget", budget=100)[0]
+        return full, g.encode(text, 100), g.encode(text, 100, new_document=True), gen
+
+    full, plain, document, gen = tiny_engine.call(run, "budget")
+    assert len(full) == 361
+    # 261 tokens over a budget of 100: 11 steps of 25 are cut from the start, 86 tokens are left.
+    assert plain == full[275:] and len(plain) == 86
+    assert gen.prompt_tokens == 86
+    # New-document mode keeps 99 (steps of 24); a cut text does not start the document, so no </s>.
+    assert document == full[264:] and len(document) == 97
+
+
+def test_a_short_text_in_new_document_mode_starts_with_the_document_marker(tiny_engine):
+    ids = tiny_engine.call(lambda g, c: g.encode("E = mc^2", 100, new_document=True), "encode")
+    assert ids[0] == EOS_ID and EOS_ID not in ids[1:] and len(ids) < 100
+
+
+def test_the_budget_never_leaves_less_room_than_the_new_tokens_need(tiny_engine):
+    budgets = tiny_engine.call(lambda g, c: [g.prompt_budget(DecodeSettings(max_new_tokens=32), b)
+                                             for b in (None, 100, 10**6)], "budget")
+    positions = tiny_engine.loaded.shape.max_positions
+    assert budgets == [positions - 32, 100, positions - 32]
+
+
+def test_citations_and_explanations_take_the_budget_too(tiny_engine):
+    long_text = SENTENCE * 40 + "The Transformer architecture"
+    found = tiny_engine.call(lambda g, c: g.cite(long_text, suggestions=1, cancelled=c, budget=64), "cite")
+    assert [s.text for s in found] == ["Attention is All you Need, Vaswani"]
+    def explain(g, c):
+        return g.explain("E = mc^2", "explain", 8, c, budget=12), len(g.encode(explain_prompt("E = mc^2"), 12, True))
+
+    gen, expected = tiny_engine.call(explain, "explain")
+    assert gen.prompt_tokens == expected <= 12

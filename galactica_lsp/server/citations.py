@@ -100,7 +100,8 @@ async def suggest(ls: GalacticaServer, doc: OpenDocument, prompt: str) -> list[S
     try:
         return await ls.model(
             lambda g, cancelled: g.cite(
-                prompt, s.citation_suggestions, s.diversity, 48, cancelled, time_limit=s.time_limit
+                prompt, s.citation_suggestions, s.diversity, 48, cancelled, time_limit=s.time_limit,
+                budget=s.context_tokens,
             ),
             Priority.INTERACTIVE,
             "citation",

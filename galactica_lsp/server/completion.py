@@ -98,7 +98,8 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
     try:
         generations = await ls.model(
             lambda g, cancelled: g.complete(
-                prompt.text, settings, cancelled, new_document=prompt.starts_document, key=doc.uri
+                prompt.text, settings, cancelled, new_document=prompt.starts_document, key=doc.uri,
+                budget=ls.settings.context_tokens,
             ),
             Priority.INTERACTIVE,
             f"{feature} completion",

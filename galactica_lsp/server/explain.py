@@ -111,7 +111,8 @@ async def explanation(ls: GalacticaServer, doc: OpenDocument, latex: str, mode: 
         return cached
     s = ls.settings
     work = ls.model(
-        lambda g, cancelled: g.explain(latex, mode, s.explain_max_tokens, cancelled, time_limit=s.time_limit),
+        lambda g, cancelled: g.explain(latex, mode, s.explain_max_tokens, cancelled, time_limit=s.time_limit,
+                                       budget=s.context_tokens),
         Priority.BACKGROUND,
         label,
         supersede=(doc.uri, label),
@@ -278,7 +279,8 @@ def register(server: GalacticaServer) -> None:
                                   time_limit=ls.settings.time_limit)
         async with _progress(ls, "Galactica: continue paragraph") as cancelled_by:
             gens = await _cancellable(
-                ls.model(lambda g, c: g.complete(prompt.text, settings, c, new_document=prompt.starts_document),
+                ls.model(lambda g, c: g.complete(prompt.text, settings, c, new_document=prompt.starts_document,
+                                                 budget=ls.settings.context_tokens),
                          Priority.BACKGROUND, "continue paragraph", supersede=(doc.uri, "continue")),
                 cancelled_by,
             )
