@@ -101,7 +101,9 @@ class PrefixCache:
         return sum(e.held for e in self._entries.values())
 
     def clear(self) -> None:
+        """Forget every stored prompt and the counts."""
         self._entries.clear()
+        self.lookups = self.hits = self.reused_tokens = 0
 
     def status(self) -> dict:
         return {
