@@ -108,7 +108,6 @@ def read_shape(source: ModelSource) -> ModelShape:
         if not config_path.is_file():
             raise ModelError(f"{source.location} has no config.json: not a model directory")
     else:
-        check_reachable(source)
         config_path = Path(_hub_file(source.location, "config.json"))
     try:
         return ModelShape.from_config(json.loads(config_path.read_text()))
@@ -265,9 +264,11 @@ def prepare(
     engine: str = "auto",
     reclaimable: tuple[str, int] = ("", 0),
 ) -> Prepared:
-    """Every check a load can fail before it touches the model in memory: name, device, engine, shape, fit, hub.
+    """Every check a load can fail before it touches the model in memory: name, hub, device, engine, shape, fit.
 
-    A hub model must be cached or the hub reachable (:func:`check_reachable`).
+    A hub model must be cached or the hub reachable (:func:`check_reachable`):
+    checked first, since a model that cannot be had cannot be loaded, and the
+    check answers before torch is even imported.
     ``reclaimable`` is (device kind, bytes) that the model loaded now holds
     and will give back before this one loads: it counts as free on that kind
     of device (on the first GPU when there are several). With the CTranslate2
@@ -275,6 +276,7 @@ def prepare(
     """
     started = time.monotonic()
     source = resolve(model)
+    check_reachable(source)  # first: it takes milliseconds, where placing the model first imports torch
     placement = place(device, dtype)
     kind, held = reclaimable
     if held and kind == placement.kind:
@@ -286,7 +288,6 @@ def prepare(
     if chosen in FAST_ENGINES and plan.devices > 1:
         raise EngineError(f"the {chosen} engine cannot run here: {source.name} needs {plan.devices} GPUs")
     log.info("memory plan for %s: %s", source.name, plan.describe())
-    check_reachable(source)
     return Prepared(source, placement, shape, plan, chosen, engine, started)
 
 
