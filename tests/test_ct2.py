@@ -85,7 +85,7 @@ def test_the_static_prompt_cache_is_bounded_by_reopening_the_generator(loaded, f
         assert ours.token_ids == reference.token_ids
         assert small.cached_tokens <= small.max_cached_tokens
     assert small.resets >= 1
-    assert small.status()["resets"] == small.resets
+    assert small.status()["staticPromptCache"]["resets"] == small.resets
 
 
 def test_cancellation_stops_within_one_token(loaded, fast):
