@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import enum
 import itertools
 import logging
 import queue
@@ -19,29 +18,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .decoding import Cancelled
+from .types import Cancelled, Priority, Timing  # noqa: F401 (Priority and Timing re-exported)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Priority(enum.IntEnum):
-    """Lower runs first: what the user waits for while typing goes before background work."""
-
-    CONTROL = 0  # loading and unloading the model
-    INTERACTIVE = 1  # ghost text, completion menu, citations
-    BACKGROUND = 2  # hover and code-action explanations, warm-up
-
-
-@dataclass(frozen=True)
-class Timing:
-    label: str
-    waited: float  # seconds in the queue
-    ran: float  # seconds on the worker
-    outcome: str  # "done" | "cancelled" | "error"
 
 
 class Job(Generic[T]):

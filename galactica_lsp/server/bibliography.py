@@ -39,7 +39,7 @@ from ..bibliography.match import LibraryMatch, MatchIndex
 from ..bibliography.parse import Bibliography, parse_bib, read_bib
 from ..bibliography.stub import append_stub, suggested_key, unique_key, write_stub
 from ..engine.galactica import Reference, find_references
-from ..engine.service import Suggestion
+from ..engine.types import Suggestion
 from .server import GalacticaServer, OpenDocument
 
 log = logging.getLogger(__name__)

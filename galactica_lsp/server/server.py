@@ -25,10 +25,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
-from ..engine.decoding import Cancelled
-from ..engine.loading import Progress
 from ..engine.service import Engine, Galactica
-from ..engine.worker import Job, Priority
+from ..engine.types import Cancelled, Priority, Progress
+from ..engine.worker import Job
 from ..settings import SECTION, Settings, parse
 from .positions import LineIndex
 
