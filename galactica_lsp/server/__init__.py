@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from ..engine.service import Engine
 from ..settings import Settings
 from . import bibliography, completion, explain, lifecycle, transport
@@ -27,13 +29,13 @@ def create_server(engine: Engine | None = None, base_settings: Settings | None =
     return server
 
 
-def serve(args) -> int:
+def serve(args) -> NoReturn:
     """Serve one client on stdio, TCP or WebSocket (``transport``); the command-line model options are its defaults.
 
-    Returns the exit status: 0 after ``shutdown`` then ``exit``, or when the client goes away; 1 for ``exit``
+    Ends the process: status 0 after ``shutdown`` then ``exit``, or when the client goes away; 1 for ``exit``
     without ``shutdown``.
     """
     base = Settings(model=args.model, device=args.device, dtype=args.dtype, engine=args.engine)
     server = create_server(base_settings=base)
     how = "tcp" if args.tcp else "ws" if args.ws else "stdio"
-    return transport.run(server, how, args.host, args.port)
+    transport.run(server, how, args.host, args.port)

@@ -9,13 +9,14 @@ messages (WebSocket) and are handled by :meth:`GalacticaProtocol.handle_body`.
 A session ends at ``exit`` (status 0 after ``shutdown``, 1 without) or when
 the client goes away: stdin or the connection closed (status 0: the editor
 quit or died, nothing is wrong with the server). Then the engine's worker is
-stopped before the interpreter exits: its running job is cancelled, and the
-process waits for the job to see the flag and the thread to end, so that no
-C++ thread is still running model code while the interpreter tears down
-(which aborts with ``terminate called without an active exception``). A
-worker that cannot stop in :data:`ENGINE_STOP_S` (a model load, which
-cannot be interrupted) ends the process with ``os._exit`` after the logs and
-stdout are flushed.
+stopped: its running job is cancelled, and the process waits (at most
+:data:`ENGINE_STOP_S`; a model load cannot be interrupted) for the job to see
+the flag and the thread to end, so that no C++ thread is running model code
+when the process ends (an interpreter teardown under one aborts with
+``terminate called without an active exception``). Then the atexit handlers
+run, logs and streams are flushed, and the process ends with ``os._exit``:
+the teardown of torch and transformers alone takes over a second, and after
+``exit`` the process should be gone within one.
 
 On stdio the protocol writes to a duplicate of the original stdout, and file
 descriptor 1 is pointed at stderr: a stray ``print`` or a C library writing
@@ -27,26 +28,28 @@ never waits on the loop's work and memory stays bounded under a flood.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from pygls.io_ import StdoutWriter, WebSocketWriter
 
+from ..engine.worker import Priority
 from .protocol import MAX_BODY, FrameReader, GalacticaProtocol
 
 log = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
-ENGINE_STOP_S = 5.0  # the most the process waits for the model's thread at exit
+ENGINE_STOP_S = 1.0  # the most the process waits for the model's thread at exit
 _QUEUED_READS = 16  # chunks of stdin read ahead of the event loop
 
 
-def run(server, transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -> int:
-    """Serve one client session on ``transport`` (stdio, tcp or ws); the process's exit status."""
+def run(server, transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087) -> NoReturn:
+    """Serve one client session on ``transport`` (stdio, tcp or ws), then end the process with its status."""
     sessions: dict[str, Callable[[], Awaitable[int]]] = {
         "stdio": lambda: _stdio(server),
         "tcp": lambda: _tcp(server, host, port),
@@ -56,21 +59,28 @@ def run(server, transport: str = "stdio", host: str = "127.0.0.1", port: int = 2
         code = asyncio.run(sessions[transport]())
     except KeyboardInterrupt:
         code = 130
-    stop_engine(server)
-    return code
+    log.info("session ended (status %d): stopping the engine", code)
+    worker = server.engine.worker
+    running = worker.current
+    # A load cannot be interrupted: no use waiting for it. Generation stops at its next token.
+    wait = 0.0 if running is not None and running.priority == Priority.CONTROL else ENGINE_STOP_S
+    if not worker.shutdown(wait=True, timeout=wait):
+        log.warning("the engine is still busy (%s): exiting without waiting for it", running.label if running else "?")
+    end_process(code)
 
 
-def stop_engine(server, timeout: float = ENGINE_STOP_S) -> None:
-    """Cancel the model's work and wait for its thread; if it will not stop, leave at once (see module docstring)."""
-    engine = getattr(server, "engine", None)
-    if engine is None:
-        return
-    if engine.worker.shutdown(wait=True, timeout=timeout):
-        return
-    log.warning("the engine did not stop within %.0f s: exiting without waiting for it", timeout)
-    code = server.protocol.exit_code or 0
+def end_process(code: int) -> NoReturn:
+    """Run the atexit handlers, flush the logs and streams, and leave without the interpreter's teardown.
+
+    The teardown of torch and transformers takes seconds and is where a C++ thread still running
+    model code would abort the process; neither is needed once the engine's thread has been stopped
+    (or, for a load that cannot be interrupted, given up on).
+    """
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_handlers is not None:
+        run_exit_handlers()
     logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except Exception:

@@ -60,21 +60,11 @@ class RawServer:
         self._reader.start()
 
     def _read(self) -> None:
-        stream = self.process.stdout
         while True:
-            length = None
-            while True:
-                line = stream.readline()
-                if not line:
-                    self.messages.put(None)
-                    return
-                if not line.strip():
-                    break
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            assert length is not None, "the server sent a header block without Content-Length"
-            self.messages.put(json.loads(stream.read(length)))
+            message = read_message(self.process.stdout)
+            self.messages.put(message)
+            if message is None:
+                return
 
     def send(self, *chunks: bytes | dict | list) -> None:
         """Framed messages (dicts, lists) and raw bytes, in order."""
@@ -127,6 +117,22 @@ class RawServer:
             self.process.wait(timeout=HANG_GUARD)
         self._stderr.close()
         Path(self._stderr.name).unlink(missing_ok=True)
+
+
+def read_message(stream) -> dict | None:
+    """One framed message from a binary file object; None at the end of the stream."""
+    length = None
+    while True:
+        line = stream.readline()
+        if not line:
+            return None
+        if not line.strip():
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    assert length is not None, "the server sent a header block without Content-Length"
+    return json.loads(stream.read(length))
 
 
 def _is_response(message: dict) -> bool:
