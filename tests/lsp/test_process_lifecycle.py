@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from .conftest import MODEL
 from .raw import HANG_GUARD, RawServer, frame, initialize, notification, read_message, request
 
 TEXT = "The energy is $E = mc^2$ where the constant is the speed of light, and the mass"
@@ -173,5 +172,3 @@ def test_a_websocket_server_ends_when_its_client_disconnects():
     finally:
         raw.stop()
 
-
-assert MODEL  # the servers load the same model as the other end-to-end tests
