@@ -29,7 +29,7 @@ def encoding_name(kind: object) -> str:
 
 
 class LineIndex:
-    """Start offsets of every line of one text; build once per document version."""
+    """Start offsets of every line of one text; built once per text (``documents.SyncedDocument.index``)."""
 
     def __init__(self, text: str):
         self.text = text
