@@ -82,8 +82,12 @@ class Worker:
     def pending(self) -> int:
         return self._queue.qsize()
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Cancel the running job, drop queued ones, stop the thread."""
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> bool:
+        """Cancel the running job, drop queued ones, stop the thread; whether it has stopped.
+
+        With ``wait``, waits for the running job to see its cancel flag and the thread to end
+        (at most ``timeout`` seconds when given).
+        """
         self._closed = True
         if self.current is not None:
             self.current.cancel()
@@ -96,7 +100,8 @@ class Worker:
                 job.cancel()
         self._queue.put((-1, -1, None))
         if wait:
-            self._thread.join()
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while True:
