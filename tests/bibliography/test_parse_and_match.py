@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from benchmarks.bib_match import make_bib
@@ -86,12 +85,11 @@ def test_the_first_bibliography_wins_a_key_used_twice():
     assert len(index) == 1 and index.has_key("K") and index.match("First", None, 0.9).path == Path("a.bib")
 
 
-def test_matching_against_ten_thousand_entries_takes_under_20_ms():
+def test_matching_against_ten_thousand_entries():
+    """Each title finds its own entry among 10,000 (how fast: benchmarks/bib_match.py)."""
     text, known = make_bib(10_000)
     index = MatchIndex([parse_bib(text)])
-    timings = []
-    for title, surname in known[:: len(known) // 50]:
-        started = time.perf_counter()
-        assert index.match(title.lower(), surname, 0.85) is not None
-        timings.append(time.perf_counter() - started)
-    assert sorted(timings)[len(timings) // 2] < 0.020
+    step = len(known) // 50
+    for i in range(0, len(known), step):
+        title, surname = known[i]
+        assert index.match(title.lower(), surname, 0.85).key == f"key{i}"
