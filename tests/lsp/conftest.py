@@ -24,8 +24,9 @@ the model), ``lsp_early_client`` (before the model is ready), ``ct2_client``
 
 Every async test and fixture here runs in the module's event loop (the
 session lives in it): ``pytest_collection_modifyitems`` below marks the tests
-of this folder ``asyncio(loop_scope="module")``; an async fixture defined in
-a test file here needs ``@pytest_asyncio.fixture(loop_scope="module")``.
+of this folder ``asyncio(loop_scope="module")``, and async fixtures run in
+the module's loop by default (pyproject.toml); an async fixture must not ask
+for ``loop_scope="function"`` (it would wait on the session forever).
 """
 
 from __future__ import annotations
@@ -147,6 +148,16 @@ def open_document(client: LanguageClient, uri: str, text: str, language: str, ve
     )
 
 
+def column(client: LanguageClient, before: str) -> int:
+    """The character of a position after ``before`` (one line), in the session's position encoding."""
+    encoding = getattr(client, "position_encoding", "utf-16")
+    if encoding == "utf-8":
+        return len(before.encode("utf-8"))
+    if encoding == "utf-32":
+        return len(before)
+    return len(before.encode("utf-16-le")) // 2
+
+
 def end_of(text: str) -> types.Position:
     lines = text.split("\n")
     return types.Position(line=len(lines) - 1, character=len(lines[-1].encode("utf-16-le")) // 2)
@@ -155,13 +166,14 @@ def end_of(text: str) -> types.Position:
 async def start_session(client: LanguageClient, kind: str, inline: bool = True, ready: bool = True,
                         **options) -> None:
     """initialize/initialized as the recorded client ``kind``, then (with ``ready``) wait for the model."""
-    await client.initialize_session(
+    result = await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(kind, inline=inline),
             root_uri=Path.cwd().as_uri(),
             initialization_options={"galactica": {**OPTIONS, **options}},
         )
     )
+    client.position_encoding = str(result.capabilities.position_encoding or "utf-16")
     if ready:
         await wait_ready(client)
 

@@ -7,7 +7,7 @@ import subprocess
 
 from lsprotocol import types
 
-from .conftest import ENV, LOAD_TIMEOUT, MODEL, SERVER, doc_uri, open_document
+from .conftest import ENV, LOAD_TIMEOUT, MODEL, SERVER, column, doc_uri, open_document
 
 
 def inline(uri: str, line: int, character: int) -> types.InlineCompletionParams:
@@ -36,12 +36,13 @@ async def test_a_position_inside_a_surrogate_pair(client):
     text = "Let 𝑥 be real and 😀 happy: $𝑥^2 = 4$ holds."
     uri = doc_uri(client, "surrogate.md")
     open_document(client, uri, text, "markdown")
-    inside_x = len("Let ") + 1  # between the two UTF-16 units of 𝑥
+    inside_x = column(client, "Let ") + 1  # between the code units of 𝑥 (two in UTF-16, four in UTF-8)
     result = await client.text_document_inline_completion_async(inline(uri, 0, inside_x))
     assert not result.items  # mid-word after clamping to the start of 𝑥
-    math_at = len("Let 𝑥 be real and 😀 happy: $".encode("utf-16-le")) // 2 + 2
-    found = await client.text_document_hover_async(hover(uri, 0, math_at))
-    assert found is None or found.range.start.character == math_at - 3
+    found = await client.text_document_hover_async(hover(uri, 0, column(client, "Let 𝑥 be real and 😀 happy: $𝑥")))
+    assert found is not None and "`𝑥^2 = 4`" in found.contents.value
+    assert found.range == types.Range(types.Position(0, column(client, "Let 𝑥 be real and 😀 happy: ")),
+                                      types.Position(0, column(client, "Let 𝑥 be real and 😀 happy: $𝑥^2 = 4$")))
 
 
 async def test_a_ten_megabyte_document(client):
