@@ -14,7 +14,8 @@ are function-scoped views of a module-scoped session (``shared_client``,
 - clears what the client recorded (applied edits, ``galactica/status``
   notifications, diagnostics, shown messages and documents);
 - afterwards closes every document the test left open, restores the settings
-  if the test pushed others, and waits until the model's queue is empty.
+  if the test pushed others, and waits until the model is ready and its queue
+  empty (a test that leaves the shared server otherwise fails at teardown).
 
 A test must therefore not rely on a fresh server (its first request, its
 load notifications, empty caches). Tests that need one take a function-scoped
@@ -197,9 +198,11 @@ async def one_test(client: LanguageClient, folder: Path) -> AsyncIterator[Langua
         assert now["settings"] == settings, "the session's settings could not be restored after the test"
     loop = asyncio.get_running_loop()
     deadline = loop.time() + IDLE_TIMEOUT
-    while now["queued"] and loop.time() < deadline:
+    while (now["queued"] or now["state"] != "ready") and loop.time() < deadline:
         await asyncio.sleep(0.05)
         now = await server_status(client)
+    assert now["state"] == "ready" and not now["queued"], (
+        f"the shared server is not idle after the test: state {now['state']}, {now['queued']} jobs queued")
 
 
 @pytest_lsp.fixture(scope="module", params=list(CLIENTS), config=CONFIG)
