@@ -1,12 +1,21 @@
 """The language server: pygls 2.x, one module per LSP feature.
 
 - ``server``: the server object, shared state and helpers;
-- ``lifecycle``: initialize, settings, closing documents;
+- ``setup``: registers each LSP method once and asks every feature for its part;
+- ``features``: what a feature contributes (:class:`~.features.Feature`);
+- ``lifecycle``: initialize, settings, the model's life cycle, status, shutdown;
 - ``completion``: ghost text and the completion menu;
-- ``citations``: reference suggestions;
+- ``citations``: reference suggestions (menu items, code action, command);
 - ``bibliography``: the user's ``.bib`` files: loading, diagnostics, quick fixes, new entries;
-- ``explain``: hover, code actions and commands;
+- ``explain``: formula hover, code actions and command;
+- ``paragraph``: continue the paragraph (code action and command);
+- ``commands``, ``arguments``: command plumbing, and typed command arguments read strictly;
+- ``progress``: progress bars in the editor;
 - ``positions``, ``window``: positions ↔ offsets, and the window analysis reads.
+
+Imports go one way: features → ``commands``/``progress``/``features`` → ``server``
+→ ``arguments``; ``citations`` → ``bibliography``, ``completion`` → ``citations``;
+``setup`` imports the features. No feature imports ``setup``.
 """
 
 from __future__ import annotations
@@ -15,17 +24,14 @@ import logging
 
 from ..engine.service import Engine
 from ..settings import Settings
-from . import bibliography, completion, explain, lifecycle
 from .server import GalacticaServer
+from .setup import setup
 
 log = logging.getLogger(__name__)
 
 
 def create_server(engine: Engine | None = None, base_settings: Settings | None = None) -> GalacticaServer:
-    server = GalacticaServer(engine, base_settings)
-    for feature in (lifecycle, completion, explain, bibliography):
-        feature.register(server)
-    return server
+    return setup(GalacticaServer(engine, base_settings))
 
 
 def serve(args) -> int:

@@ -28,6 +28,7 @@ from ..engine.decoding import DecodeSettings
 from ..engine.service import ModelNotReady
 from ..engine.worker import Priority
 from .citations import citation_items
+from .features import Feature
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import window_at
 
@@ -182,3 +183,6 @@ def menu_items(doc: OpenDocument, offset: int, texts: list[str], encoding: str) 
         )
     return items
 
+
+
+FEATURE = Feature("completion", register=register)
