@@ -32,8 +32,8 @@ from ..engine.service import ModelNotReady, Suggestion
 from ..engine.worker import Priority
 from .arguments import arguments
 from .bibliography import DocumentLibrary, library_for, made_up_key, remember
-from .commands import command, open_document, wire_position
-from .features import Feature, asked_in_prose, code_action
+from .commands import command, open_document
+from .features import Feature, prose_action
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
 
@@ -194,10 +194,7 @@ async def citation_items(
 
 def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
                  params: types.CodeActionParams) -> list[types.CodeAction]:
-    if not asked_in_prose(doc, end, params):
-        return []
-    where = {"uri": doc.uri, "position": wire_position(doc.position(end, ls.encoding))}
-    return [code_action("Suggest citations here", SUGGEST_CITATIONS, where)]
+    return prose_action(ls, doc, end, params, "Suggest citations here", SUGGEST_CITATIONS)
 
 
 def register(server: GalacticaServer) -> None:

@@ -17,6 +17,7 @@ from lsprotocol import types
 
 from ..analysis.gate import in_prose
 from ..settings import Settings
+from .commands import wire_position
 from .server import GalacticaServer, OpenDocument
 
 ACTION_KIND = types.CodeActionKind.Refactor + ".galactica"
@@ -45,9 +46,13 @@ def code_action(title: str, command: str, argument: dict) -> types.CodeAction:
                             command=types.Command(title=title, command=command, arguments=[argument]))
 
 
-def asked_in_prose(doc: OpenDocument, end: int, params: types.CodeActionParams) -> bool:
-    """Citations and paragraphs belong in running text, not in code, math or a preamble; and only when asked
-    (Ctrl+. or a menu), or the editor's light bulb would sit on every line of prose."""
-    if params.context.trigger_kind == types.CodeActionTriggerKind.Automatic:
-        return False
-    return in_prose(doc.text, end, doc.language)
+def prose_action(ls: GalacticaServer, doc: OpenDocument, end: int, params: types.CodeActionParams, title: str,
+                 command: str) -> list[types.CodeAction]:
+    """An action on the prose before ``end`` (its argument: ``{uri, position}``), or none where it does not belong.
+
+    Citations and paragraphs belong in running text, not in code, math or a preamble; and only when asked
+    (Ctrl+. or a menu), or the editor's light bulb would sit on every line of prose.
+    """
+    if params.context.trigger_kind == types.CodeActionTriggerKind.Automatic or not in_prose(doc.text, end, doc.language):
+        return []
+    return [code_action(title, command, {"uri": doc.uri, "position": wire_position(doc.position(end, ls.encoding))})]

@@ -15,8 +15,8 @@ from ..analysis.context import prompt_before
 from ..engine.decoding import DecodeSettings, Generation
 from ..engine.worker import Priority
 from .arguments import arguments
-from .commands import command, insert_text, open_document, wire_position
-from .features import Feature, asked_in_prose, code_action
+from .commands import command, insert_text, open_document
+from .features import Feature, prose_action
 from .progress import WorkDone, cancellable
 from .server import GalacticaServer, OpenDocument
 
@@ -43,10 +43,7 @@ def paragraph_text(gen: Generation) -> str:
 
 def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
                  params: types.CodeActionParams) -> list[types.CodeAction]:
-    if not asked_in_prose(doc, end, params):
-        return []
-    where = {"uri": doc.uri, "position": wire_position(doc.position(end, ls.encoding))}
-    return [code_action("Continue paragraph", CONTINUE, where)]
+    return prose_action(ls, doc, end, params, "Continue paragraph", CONTINUE)
 
 
 def register(server: GalacticaServer) -> None:

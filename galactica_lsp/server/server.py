@@ -25,8 +25,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
-from ..engine.decoding import Cancelled
 from ..analysis.language import normalise_language
+from ..engine.decoding import Cancelled
 from ..engine.service import Engine, Galactica
 from ..engine.worker import Job, Priority
 from ..settings import Settings

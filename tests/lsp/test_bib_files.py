@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .conftest import ENV, MODEL, SERVER, capabilities, make_client, open_document, wait_ready
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client, server_env=ENV))
-async def one_client(lsp_client: LanguageClient):
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities("vscode"),
-            root_uri=Path.cwd().as_uri(),
-            initialization_options={"galactica": {"model": MODEL, "device": "cpu"}},
-        )
-    )
-    await wait_ready(lsp_client)
-    yield
-    await lsp_client.shutdown_session()
+from .conftest import MODEL, open_document
+from .sessions import one_client  # noqa: F401
 
 
 async def messages_with(client, text: str, count: int, timeout: float = 30) -> list[str]:

@@ -27,31 +27,33 @@ async def refused(client, command: str, arguments) -> JsonRpcInvalidParams:
     return caught.value
 
 
-@pytest.mark.parametrize(
-    "arguments,message",
-    [
-        (None, "galactica.explainFormula expects one argument, an object {uri, range, mode?, insert?}"),
-        ([None], "expected one object {uri, range, mode?, insert?}, got null"),
-        ([42], "expected one object {uri, range, mode?, insert?}, got a number"),
-        ([["file:///x"]], "expected one object {uri, range, mode?, insert?}, got a list"),
-        ([{"uri": "URI", "range": "x"}], '`range` must be a range {start, end}, got "x"'),
-        ([{"uri": "URI", "range": RANGE, "mode": [1]}], "`mode` must be a string, got [1]"),
-        ([{"uri": "URI", "range": RANGE, "mode": "haiku"}], '`mode` must be one of explain, work, sympy, got "haiku"'),
-        ([{"uri": "URI"}], "`range` is missing (expected {uri, range, mode?, insert?})"),
-        ([{"uri": "URI", "range": RANGE}, {}], "Expected 1 arguments, got 2"),
-        ([{"uri": "file:///tmp/commands-never-opened.tex", "range": RANGE}],
-         "galactica.explainFormula: document 'file:///tmp/commands-never-opened.tex' is not open"),
-    ],
-    ids=["no-arguments", "null", "number", "list", "range-string", "mode-list", "mode-unknown", "missing-range",
-         "two-arguments", "not-open"],
-)
-async def test_explain_formula_with_wrong_arguments(client, arguments, message):
+EXPLAIN_CASES = [
+    (None, "galactica.explainFormula expects one argument, an object {uri, range, mode?, insert?}"),
+    ([None], "expected one object {uri, range, mode?, insert?}, got null"),
+    ([42], "expected one object {uri, range, mode?, insert?}, got a number"),
+    ([["file:///x"]], "expected one object {uri, range, mode?, insert?}, got a list"),
+    ([{"uri": "URI", "range": "x"}], '`range` must be a range {start, end}, got "x"'),
+    ([{"uri": "URI", "range": RANGE, "mode": [1]}], "`mode` must be a string, got [1]"),
+    ([{"uri": "URI", "range": RANGE, "mode": "haiku"}], '`mode` must be one of explain, work, sympy, got "haiku"'),
+    ([{"uri": "URI"}], "`range` is missing (expected {uri, range, mode?, insert?})"),
+    ([{"uri": "URI", "range": RANGE}, {}], "Expected 1 arguments, got 2"),
+    ([{"uri": "file:///tmp/commands-never-opened.tex", "range": RANGE}],
+     "galactica.explainFormula: document 'file:///tmp/commands-never-opened.tex' is not open"),
+]
+
+
+async def test_explain_formula_with_wrong_arguments(client):
+    """One server, every case in turn: each is answered, and the server keeps serving after it."""
     uri = "file:///tmp/commands-explain.tex"
     open_document(client, uri, EXPLAIN_TEXT, "latex")
-    if arguments:
-        arguments = [{**a, "uri": uri} if isinstance(a, dict) and a.get("uri") == "URI" else a for a in arguments]
-    error = await refused(client, "galactica.explainFormula", arguments)
-    assert message in error.message
+    for arguments, message in EXPLAIN_CASES:
+        if arguments:
+            arguments = [{**a, "uri": uri} if isinstance(a, dict) and a.get("uri") == "URI" else a for a in arguments]
+        error = await refused(client, "galactica.explainFormula", arguments)
+        assert message in error.message, arguments
+    answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="galactica.explainFormula", arguments=[{"uri": uri, "range": RANGE, "insert": False}]))
+    assert answer["latex"] == "E = mc^2" and answer["text"]
 
 
 @pytest.mark.parametrize("command", ["galactica.suggestCitations", "galactica.continueParagraph"])
@@ -99,14 +101,13 @@ BAD_ENTRIES = [
 ]
 
 
-@pytest.mark.parametrize("change,message", BAD_ENTRIES, ids=[f"{next(iter(c))}={next(iter(c.values()))!r}"
-                                                             for c, _ in BAD_ENTRIES])
-async def test_add_bib_entry_checks_every_argument_and_writes_nothing(client, project, change, message):
-    uri = (project / f"entry-{abs(hash(message)) % 10**6}.tex").as_uri()
+async def test_add_bib_entry_checks_every_argument_and_writes_nothing(client, project):
+    uri = (project / "entry.tex").as_uri()
     open_document(client, uri, "Attention \\cite{\n\n\\bibliography{library}\n", "latex")
     before, edits = snapshot(project), len(client.applied_edits)
-    error = await refused(client, "galactica.addBibEntry", [{"uri": uri, **GOOD, **change}])
-    assert message in error.message
+    for change, message in BAD_ENTRIES:
+        error = await refused(client, "galactica.addBibEntry", [{"uri": uri, **GOOD, **change}])
+        assert message in error.message, change
     assert snapshot(project) == before and len(client.applied_edits) == edits
 
 

@@ -7,33 +7,16 @@ unloads the old), keeps its settings, and tells the user why.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient
 
 from galactica_lsp.tiny.corpus import FORMULA_BY_LATEX
 
-from .conftest import ENV, MODEL, SERVER, capabilities, make_client, open_document, wait_ready
+from .conftest import MODEL, open_document
+from .sessions import one_client  # noqa: F401
 
 ENERGY = FORMULA_BY_LATEX["E = mc^2"]
-
-
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER, client_factory=make_client, server_env=ENV))
-async def one_client(lsp_client: LanguageClient):
-    """One client (VS Code's capabilities): these tests are about the server's settings, not the client."""
-    await lsp_client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities("vscode"),
-            root_uri=Path.cwd().as_uri(),
-            initialization_options={"galactica": {"model": MODEL, "device": "cpu"}},
-        )
-    )
-    await wait_ready(lsp_client)
-    yield
-    await lsp_client.shutdown_session()
 
 
 def push(client, **settings) -> None:
@@ -62,9 +45,8 @@ async def test_a_bad_pushed_value_keeps_the_previous_one_and_a_missing_one_goes_
     assert (settings["maxNewTokens"], settings["hover"]) == (20, False)
 
     push(client, model=MODEL, device="cpu", maxNewTokens="lots", hover=False)
-    assert any("galactica.maxNewTokens: expected int, got 'lots'; kept 20" in m for m in
-               [m.message for m in client.messages])
     assert (await status(client))["settings"]["maxNewTokens"] == 20  # the previous value, not the default 32
+    assert "Galactica: galactica.maxNewTokens: expected int, got 'lots'; kept 20" in [m.message for m in client.messages]
 
     push(client, model=MODEL, device="cpu")  # hover and maxNewTokens left out: back to the defaults
     settings = (await status(client))["settings"]
