@@ -514,10 +514,10 @@ async def _target(ls: GalacticaServer, path: Path, new: bool) -> Target:
 async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: AddEntryArguments) -> dict:
     """Send the edit that appends a stub entry to the chosen .bib and cites its key; nothing is written before."""
     library = await library_for(ls, doc)
-    path, new = _target_path(doc, library, a.bib)
-    target = await _target(ls, path, new)
     if a.key and library.index.has_key(a.key):
         raise BadArguments(f"`{a.key}` is already in your bibliography")
+    path, new = _target_path(doc, library, a.bib)
+    target = await _target(ls, path, new)
     stub = append_stub(target.text or "", a.title, a.author, library.index.keys, a.key)
     at = LineIndex(target.text or "").position(stub.offset, ls.encoding)
     bib_edit = types.TextEdit(range=types.Range(at, at), new_text=stub.text)

@@ -32,7 +32,7 @@ from ..engine.service import ModelNotReady, Suggestion
 from ..engine.worker import Priority
 from .arguments import arguments
 from .bibliography import DocumentLibrary, library_for, made_up_key, remember
-from .commands import command, open_document
+from .commands import command, open_at
 from .features import Feature, prose_action
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
@@ -201,8 +201,7 @@ def register(server: GalacticaServer) -> None:
     @command(server, SUGGEST_CITATIONS)
     async def suggest_command(ls: GalacticaServer, a: SuggestArguments):
         """Suggestions for the prose before a position, for a picker in the editor."""
-        doc = open_document(ls, a.uri)
-        offset = doc.offset(a.position, ls.encoding)
+        doc, offset = open_at(ls, a.uri, a.position)
         prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens).text
         suggestions = await suggest(ls, doc, prompt)
         if suggestions is None:

@@ -95,6 +95,12 @@ def open_document(ls: GalacticaServer, uri: str) -> OpenDocument:
     return doc
 
 
+def open_at(ls: GalacticaServer, uri: str, position: types.Position) -> tuple[OpenDocument, int]:
+    """An argument's document and the offset of its position (clamped into the text)."""
+    doc = open_document(ls, uri)
+    return doc, doc.offset(position, ls.encoding)
+
+
 def wire_position(p: types.Position) -> dict:
     return {"line": p.line, "character": p.character}
 

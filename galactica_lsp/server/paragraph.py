@@ -15,7 +15,7 @@ from ..analysis.context import prompt_before
 from ..engine.decoding import DecodeSettings, Generation
 from ..engine.worker import Priority
 from .arguments import arguments
-from .commands import command, insert_text, open_document
+from .commands import command, insert_text, open_at
 from .features import Feature, prose_action
 from .progress import WorkDone, cancellable
 from .server import GalacticaServer, OpenDocument
@@ -50,8 +50,7 @@ def register(server: GalacticaServer) -> None:
     @command(server, CONTINUE)
     async def continue_command(ls: GalacticaServer, a: ParagraphArguments):
         """Write the next sentences of the paragraph at a position."""
-        doc = open_document(ls, a.uri)
-        offset = doc.offset(a.position, ls.encoding)
+        doc, offset = open_at(ls, a.uri, a.position)
         prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens)
         settings = DecodeSettings(max_new_tokens=ls.settings.explain_max_tokens, stop_strings=PARAGRAPH_STOPS,
                                   time_limit=ls.settings.time_limit)
