@@ -86,6 +86,7 @@ class Completion:
     choices: list[Choice]
     prompt_tokens: int = 0
     cached_tokens: int | None = None  # prompt tokens served from vLLM's prefix cache, when the server reports it
+    timed_out: bool = False  # the deadline came first: the choices hold what had arrived
 
 
 def api_key_from_env() -> str | None:
@@ -252,13 +253,16 @@ class RemoteClient:
 
     def _request(self, method: str, path: str, body: dict | None = None, retry: bool = False) -> bytes:
         """One whole request; the body of a 200 reply."""
-        conn, response = self._send(method, path, body, lambda: False, retry)
+        conn, response, _ = self._send(method, path, body, lambda: False, retry)
         try:
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise self._failure(exc, path) from None
-        self._connections.give_back(conn)
+        if response.will_close:
+            conn.close()
+        else:
+            self._connections.give_back(conn)
         return data
 
     # -- the connection and its failures --------------------------------------------------------
@@ -272,19 +276,20 @@ class RemoteClient:
         return headers
 
     def _send(self, method, path, body, cancelled, retry, stream=False):
-        """Send a request and read its status line; failures that a new try may fix are tried again with backoff."""
+        """Send a request and read its status line; failures that a new try may fix are tried again with backoff.
+
+        Returns the connection, the response and the socket (which http.client hands over to a
+        response it cannot frame, leaving ``conn.sock`` empty: closing means shutting this down).
+        """
         payload = json.dumps(body).encode() if body is not None else None
         headers = self._headers(payload, stream)
         attempt = 0
         while True:
             conn, reused = self._connections.take()
             try:
-                conn.timeout = self._connections.connect_timeout
-                if conn.sock is not None:
-                    conn.sock.settimeout(self.read_timeout)
                 conn.request(method, self._prefix + path, body=payload, headers=headers)
-                if conn.sock is not None:
-                    conn.sock.settimeout(self.read_timeout)
+                sock = conn.sock
+                sock.settimeout(self.read_timeout)  # connected: from here the time limit is the reply's
                 response = conn.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
@@ -296,7 +301,7 @@ class RemoteClient:
                     raise error from None
             else:
                 if response.status == 200:
-                    return conn, response
+                    return conn, response, sock
                 detail = _error_message(response.read())
                 conn.close()
                 error = self._status_error(response.status, detail, path)
@@ -352,16 +357,16 @@ class RemoteClient:
         """A ``/v1/completions`` request; ``body`` is the request (``stream`` is set here).
 
         Streamed (vLLM streams all but beam search) or read whole, always on a
-        helper thread: :class:`Aborted` when ``cancelled()`` turns True
-        (checked at every chunk and every 20 ms between them) and
-        :class:`TimeoutError` past ``deadline`` (a ``time.monotonic()``
-        value); both close the connection, so the server stops decoding.
+        helper thread. :class:`Aborted` when ``cancelled()`` turns True
+        (checked at every chunk and every 20 ms between them); past
+        ``deadline`` (a ``time.monotonic()`` value) the reply so far, with
+        ``timed_out`` set. Both close the connection, so the server stops decoding.
         """
         body = dict(body, stream=stream)
         if stream:
             body["stream_options"] = {"include_usage": True}
-        conn, response = self._send("POST", "/v1/completions", body, cancelled, retry=True, stream=stream)
-        events = _Events(conn, response, stream)
+        conn, response, sock = self._send("POST", "/v1/completions", body, cancelled, retry=True, stream=stream)
+        events = _Events(conn, response, sock, stream)
         result = Completion(choices=[])
         by_index: dict[int, Choice] = {}
         try:
@@ -380,6 +385,8 @@ class RemoteClient:
                     details = usage.get("prompt_tokens_details") or {}
                     if details.get("cached_tokens") is not None:
                         result.cached_tokens = int(details["cached_tokens"])
+        except _DeadlinePassed:
+            result.timed_out = True
         except (KeyError, TypeError, ValueError) as exc:
             events.close()
             raise RemoteError("malformed", f"{self.url}/v1/completions: unexpected reply ({type(exc).__name__}: {exc})",
@@ -387,7 +394,7 @@ class RemoteClient:
         except BaseException:
             events.close()
             raise
-        if events.finished:
+        if events.finished and not response.will_close:
             self._connections.give_back(conn)
         else:
             events.close()
@@ -413,13 +420,18 @@ def _add_chunk(choice: Choice, part: dict) -> None:
         choice.stop_reason = part.get("stop_reason")
 
 
+class _DeadlinePassed(Exception):
+    pass
+
+
 class _Events:
     """The JSON objects of one response (server-sent events, or one whole body), read on a helper thread."""
 
     _END = object()
 
-    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse, stream: bool):
-        self.conn, self.response = conn, response
+    def __init__(self, conn: http.client.HTTPConnection, response: http.client.HTTPResponse, sock: socket.socket,
+                 stream: bool):
+        self.conn, self.response, self.sock = conn, response, sock
         self.finished = False  # the whole response was read: the connection can be used again
         self._queue: queue.Queue = queue.Queue()
         self._closed = threading.Event()
@@ -463,7 +475,7 @@ class _Events:
             now = time.monotonic()
             if deadline is not None and now > deadline:
                 self.close()
-                raise TimeoutError("time limit reached")
+                raise _DeadlinePassed()
             try:
                 item = self._queue.get(timeout=0.02)
             except queue.Empty:
@@ -495,12 +507,11 @@ class _Events:
     def close(self) -> None:
         """Close the connection now (the reader thread ends); the server sees the client go."""
         self._closed.set()
-        sock = self.conn.sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader thread; the server reads end of stream
+        except OSError:
+            pass
+        self.response.close()
         self.conn.close()
 
 

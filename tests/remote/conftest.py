@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -48,10 +51,11 @@ def pytest_collection_modifyitems(items):
 @dataclass
 class VllmServer:
     url: str
+    port: int
     api_key: str
     model_dir: Path
     log: Path
-    process: subprocess.Popen
+    process: subprocess.Popen | None
 
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -117,7 +121,7 @@ def start_vllm(model_dir: Path, port: int, *extra: str) -> VllmServer:
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                    start_new_session=True)
-    server = VllmServer(url, API_KEY, model_dir, log, process)
+    server = VllmServer(url, port, API_KEY, model_dir, log, process)
     deadline = time.monotonic() + START_TIMEOUT
     while not _healthy(url):
         if process.poll() is not None:
@@ -132,9 +136,109 @@ def start_vllm(model_dir: Path, port: int, *extra: str) -> VllmServer:
 
 @pytest.fixture(scope="session")
 def vllm_server():
-    """The session's vLLM server on the tiny model (or GALACTICA_TEST_MODEL, when that is a directory)."""
+    """The session's vLLM server on the tiny model (or GALACTICA_TEST_MODEL, when that is a directory).
+
+    While iterating, ``GALACTICA_TEST_VLLM_PORT=N`` uses a server already running on 127.0.0.1:N
+    with the key ``GALACTICA_TEST_VLLM_KEY`` (started by hand with the arguments below) instead.
+    """
+    if os.environ.get("GALACTICA_TEST_VLLM_PORT"):
+        port = int(os.environ["GALACTICA_TEST_VLLM_PORT"])
+        yield VllmServer(f"http://127.0.0.1:{port}", port, os.environ.get("GALACTICA_TEST_VLLM_KEY", API_KEY),
+                         MODEL_DIR, Path(os.devnull), None)
+        return
     server = start_vllm(MODEL_DIR, free_port())
     try:
         yield server
     finally:
         stop_group(server.process)
+
+
+class Proxy:
+    """A TCP relay to the vLLM server, optionally speaking TLS to the client, that the test can take down.
+
+    ``stop()`` closes the listening socket and every relayed connection (the client sees what a
+    server restart looks like: kept-alive connections dropped, then refused connections);
+    ``start()`` listens on the same port again.
+    """
+
+    def __init__(self, upstream_port: int, tls: ssl.SSLContext | None = None):
+        self.upstream_port, self.tls = upstream_port, tls
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def start(self) -> Proxy:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(client,), daemon=True).start()
+
+    def _relay(self, client: socket.socket) -> None:
+        try:
+            if self.tls is not None:
+                client = self.tls.wrap_socket(client, server_side=True)
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        except OSError:
+            client.close()
+            return
+        with self._lock:
+            self._sockets += [client, upstream]
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone leaves it listening
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with the openssl command (skip when it is absent)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
