@@ -34,7 +34,7 @@ def measure(size: str, dtype: str, context: int) -> dict:
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
     with torch.inference_mode():
         out = model(input_ids=torch.randint(4, 50_000, (1, context)), use_cache=True, logits_to_keep=1)
-    kv = sum(t.numel() * t.element_size() for layer in out.past_key_values.layers for t in (layer.keys, layer.values))
+    kv = sum(t.numel() * t.element_size() for layer in out.cache.layers for t in (layer.keys, layer.values))
     plan = estimate(SIZES[size].shape, Placement("cpu", dtype, (2**50,), ("CPU",)), context)
     return {"size": size, "dtype": dtype, "context": context,
             "weights_estimated": plan.weights, "weights_measured": weights,

@@ -5,6 +5,15 @@ Owns: argument parsing, the terminal commands (``complete``, ``cite``,
 bar on stderr, and turning every failure into one clear line on stderr with a
 non-zero exit status. With no
 command it starts the language server on stdio (or TCP/WebSocket).
+
+The defaults are the settings' (:class:`~.settings.Settings`), and so are the
+checks: a value the server would refuse is a usage error here, before any
+model is loaded. Importing this module (and ``--help``) loads no torch.
+
+Exit statuses: 0 done, 1 anything else, 2 usage (a bad option or value, an
+empty or binary text), 3 model not found (unknown name, missing directory,
+not cached with no route to the hub), 4 does not fit in memory, 5 device or
+engine unavailable, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,18 +23,27 @@ import logging
 import os
 import sys
 
+from .analysis.context import looks_binary
 from .engine.catalogue import SIZES, TINY, human_bytes
 from .engine.ct2 import ENGINES, EngineError, choose, weight_share
-from .engine.devices import DTYPES, DeviceError, place
-from .engine.loading import ModelError, Progress
+from .engine.devices import DEVICES, DTYPES, DeviceError, place
+from .engine.loading import ModelError
 from .engine.memory import DoesNotFitError, estimate
+from .engine.types import DecodeSettings, Progress
+from .settings import Settings, problem
 from .verify import cli as verify_cli
 
 log = logging.getLogger("galactica_lsp")
 
-DEFAULT_MODEL = "base"
+DEFAULTS = Settings()
+DEFAULT_MODEL = DEFAULTS.model
+CITE_TOKENS = 48  # what the server asks for a reference
 # Exit statuses: 2 is argparse's for usage errors.
-EXIT_ERROR, EXIT_MODEL, EXIT_FIT, EXIT_DEVICE = 1, 3, 4, 5
+EXIT_ERROR, EXIT_USAGE, EXIT_MODEL, EXIT_FIT, EXIT_DEVICE = 1, 2, 3, 4, 5
+
+
+class UsageError(ValueError):
+    """A value or a text the command cannot run with; said before any model is loaded."""
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -33,14 +51,17 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
     parser.add_argument("--model", default=default(DEFAULT_MODEL),
                         help=f"a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory (default {DEFAULT_MODEL})")
-    parser.add_argument("--device", default=default("auto"), choices=["auto", "cuda", "mps", "cpu"])
-    parser.add_argument("--dtype", default=default("auto"), choices=list(DTYPES) + ["fp32", "fp16", "bf16"])
-    parser.add_argument("--engine", default=default("auto"), choices=list(ENGINES),
+    parser.add_argument("--device", default=default(DEFAULTS.device), choices=list(DEVICES))
+    parser.add_argument("--dtype", default=default(DEFAULTS.dtype), choices=list(DTYPES) + ["fp32", "fp16", "bf16"])
+    parser.add_argument("--engine", default=default(DEFAULTS.engine), choices=list(ENGINES),
                         help="what decodes greedy and sampled text: auto (torch), torch, ctranslate2, "
                              "or ctranslate2-int8 (int8 weights, faster on a CPU); beams always run on torch")
-    parser.add_argument("--max-new-tokens", type=int, default=default(None), help="tokens to generate (default per command)")
-    parser.add_argument("--context-tokens", type=int, default=default(1024),
-                        help="prompt tokens the memory check plans for (default 1024)")
+    parser.add_argument("--max-new-tokens", type=int, default=default(None),
+                        help=f"tokens to generate (default: complete {DEFAULTS.max_new_tokens}, cite {CITE_TOKENS},"
+                             f" explain {DEFAULTS.explain_max_tokens}, as in the server)")
+    parser.add_argument("--context-tokens", type=int, default=default(DEFAULTS.context_tokens),
+                        help=f"prompt budget in tokens: the text is cut from its start to fit (default"
+                             f" {DEFAULTS.context_tokens}, the contextTokens setting's)")
     parser.add_argument("-v", "--verbose", action="count", default=default(0), help="log to stderr (-vv for debug)")
 
 
@@ -58,16 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     complete = commands.add_parser("complete", help="continue TEXT ('-' reads stdin)")
     complete.add_argument("text")
-    complete.add_argument("--suggestions", type=int, default=1, help="sampled continuations (default 1: greedy)")
-    complete.add_argument("--temperature", type=float, default=0.7)
+    complete.add_argument("--suggestions", type=int, default=1,
+                          help="continuations (default 1: greedy; more: beams at temperature 0, else samples)")
+    complete.add_argument("--temperature", type=float, default=DEFAULTS.temperature,
+                          help=f"sampling temperature for several suggestions (default {DEFAULTS.temperature}: beams)")
     complete.add_argument("--seed", type=int, default=None)
 
-    cite = commands.add_parser("cite", help="suggest references for the end of TEXT, one per line with its confidence")
+    cite = commands.add_parser("cite", help="suggest references for the end of TEXT ('-' reads stdin), one per line "
+                                            "with its confidence")
     cite.add_argument("text")
-    cite.add_argument("--suggestions", type=int, default=5)
-    cite.add_argument("--diversity", type=float, default=1.0, help="diverse beam search penalty (0: plain beams)")
+    cite.add_argument("--suggestions", type=int, default=DEFAULTS.citation_suggestions)
+    cite.add_argument("--diversity", type=float, default=DEFAULTS.diversity,
+                      help="diverse beam search penalty (0: plain beams)")
 
-    explain = commands.add_parser("explain", help="explain a LaTeX FORMULA")
+    explain = commands.add_parser("explain", help="explain a LaTeX FORMULA ('-' reads stdin)")
     explain.add_argument("formula")
     explain.add_argument("--mode", choices=["explain", "work", "sympy"], default="explain",
                          help="plain English, step by step (<work>), or SymPy code")
@@ -80,7 +105,37 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _text(value: str) -> str:
-    return sys.stdin.read() if value == "-" else value
+    """TEXT, or stdin for '-'; an empty or binary text is a usage error."""
+    where = "stdin" if value == "-" else "TEXT"
+    if value == "-":
+        data = sys.stdin.buffer.read()
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"stdin is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    if looks_binary(value):
+        raise UsageError(f"{where} looks binary (NUL or control bytes), not text")
+    if not value.strip():
+        raise UsageError(f"{where} is empty: give the text to work on")
+    return value
+
+
+def _check(args) -> None:
+    """The command's values, checked by the settings' own rules; raises :class:`UsageError` on the first bad one."""
+    dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}.get(args.dtype, args.dtype)
+    checks = [("--model", "model", args.model), ("--dtype", "dtype", dtype),
+              ("--context-tokens", "context_tokens", args.context_tokens)]
+    if args.command == "complete":
+        checks += [("--suggestions", "suggestions", args.suggestions), ("--temperature", "temperature", args.temperature)]
+    if args.command == "cite":
+        checks += [("--suggestions", "citation_suggestions", args.suggestions), ("--diversity", "diversity", args.diversity)]
+    if args.max_new_tokens is not None:
+        checks.append(("--max-new-tokens", "explain_max_tokens" if args.command == "explain" else "max_new_tokens",
+                       args.max_new_tokens))
+    for flag, name, value in checks:
+        reason = problem(name, value)
+        if reason:
+            raise UsageError(f"{flag}: {reason}")
 
 
 class _ProgressBar:
@@ -130,23 +185,24 @@ def _models_table(args) -> str:
 def _run_command(args) -> int:
     from .engine.service import Engine
 
+    _check(args)
     if args.command == "models":
         sys.stdout.write(_models_table(args) + "\n")
         return 0
     text = _text(args.text if args.command != "explain" else args.formula)
     sequences = getattr(args, "suggestions", 1)
+    tokens = _new_tokens(args)
     engine = Engine()
     try:
         engine.load(args.model, device=args.device, dtype=args.dtype, engine=args.engine,
-                    context_tokens=args.context_tokens,
-                    sequences=sequences, report=_ProgressBar())
+                    context_tokens=args.context_tokens + tokens, sequences=sequences, report=_ProgressBar())
         if args.command == "complete":
-            out = _complete(engine, args, text)
+            out = _complete(engine, args, text, tokens)
         elif args.command == "cite":
-            out = _cite(engine, args, text)
+            out = _cite(engine, args, text, tokens)
         else:
-            tokens = args.max_new_tokens or 128
-            gen = engine.call(lambda g, c: g.explain(text, args.mode, tokens, c), "explain")
+            gen = engine.call(lambda g, c: g.explain(text, args.mode, tokens, c, budget=args.context_tokens),
+                              "explain")
             out = gen.text
     finally:
         engine.shutdown()
@@ -154,23 +210,34 @@ def _run_command(args) -> int:
     return 0
 
 
-def _complete(engine, args, text: str) -> str:
-    from .engine.decoding import DecodeSettings
+def _new_tokens(args) -> int:
+    """--max-new-tokens, or the server's figure for the command."""
+    if args.max_new_tokens is not None:
+        return args.max_new_tokens
+    return {"complete": DEFAULTS.max_new_tokens, "cite": CITE_TOKENS}.get(args.command, DEFAULTS.explain_max_tokens)
 
+
+def _complete(engine, args, text: str, tokens: int) -> str:
+    """One greedy continuation, or several: beams at temperature 0, samples above it (as the server does)."""
+    n = args.suggestions
+    strategy = "greedy" if n == 1 else ("sample" if args.temperature > 0 else "beam")
     settings = DecodeSettings(
-        strategy="sample" if args.suggestions > 1 else "greedy",
-        num_return=args.suggestions,
-        max_new_tokens=args.max_new_tokens or 48,
-        temperature=args.temperature,
+        strategy=strategy,
+        num_return=n,
+        num_beams=n if strategy == "beam" else 1,
+        max_new_tokens=tokens,
+        temperature=args.temperature or 1.0,
+        top_p=DEFAULTS.top_p,
+        top_k=DEFAULTS.top_k,
         seed=args.seed,
     )
-    gens = engine.call(lambda g, c: g.complete(text, settings, c), "complete")
+    gens = engine.call(lambda g, c: g.complete(text, settings, c, budget=args.context_tokens), "complete")
     return "\n---\n".join(g.text for g in gens)
 
 
-def _cite(engine, args, text: str) -> str:
-    tokens = args.max_new_tokens or 48
-    found = engine.call(lambda g, c: g.cite(text, args.suggestions, args.diversity, tokens, c), "cite")
+def _cite(engine, args, text: str, tokens: int) -> str:
+    found = engine.call(lambda g, c: g.cite(text, args.suggestions, args.diversity, tokens, c,
+                                            budget=args.context_tokens), "cite")
     if not found:
         return "(no suggestion)"
     return "\n".join(f"{s.confidence.probability:.2f}\t{s.text}" for s in found)
@@ -195,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         return verify_cli.run(args)
     try:
         return _run_command(args) if args.command else _serve(args)
+    except UsageError as exc:
+        status, message = EXIT_USAGE, str(exc)
     except ModelError as exc:
         status, message = EXIT_MODEL, str(exc)
     except DoesNotFitError as exc:

@@ -155,18 +155,28 @@ def parse(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
         if f is None:
             errors.append(f"{SECTION}.{key}: unknown setting (ignored)")
             continue
-        wanted = _type_of(f)
-        if wanted is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
-            errors.append(f"{SECTION}.{camel(f.name)}: expected {wanted.__name__}, got {value!r}; kept {getattr(base, f.name)!r}")
-            continue
-        reason = f.metadata["check"](value) if f.metadata["check"] else None
+        value, reason = _checked(f, value)
         if reason:
-            errors.append(f"{SECTION}.{camel(f.name)}: {value!r} {reason}; kept {getattr(base, f.name)!r}")
+            errors.append(f"{SECTION}.{camel(f.name)}: {reason}; kept {getattr(base, f.name)!r}")
             continue
         changes[f.name] = value
     return base.replace(**changes), errors
+
+
+def _checked(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
+    """The value (an int where a float is wanted becomes a float), and why it is bad, or None."""
+    wanted = _type_of(f)
+    if wanted is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, wanted) or (wanted is int and isinstance(value, bool)):
+        return value, f"expected {wanted.__name__}, got {value!r}"
+    reason = f.metadata["check"](value) if f.metadata["check"] else None
+    return value, f"{value!r} {reason}" if reason else None
+
+
+def problem(name: str, value: Any) -> str | None:
+    """Why ``value`` is bad for the setting ``name`` (snake_case), or None: the rules ``parse`` applies."""
+    return _checked(next(f for f in dataclasses.fields(Settings) if f.name == name), value)[1]
 
 
 def to_wire(settings: Settings) -> dict:

@@ -48,7 +48,22 @@ def gpu(free_gib: float, count: int = 1, dtype: str = "float16") -> Placement:
 def test_a_model_that_fits_gets_a_plan():
     plan = check_fits("base", SIZES["base"].shape, gpu(24), 2048, 5)
     assert plan.fits and plan.devices == 1
-    assert plan.total == plan.weights + plan.kv_cache + plan.working
+    assert plan.total == plan.weights + plan.kv_cache + plan.prefix_cache + plan.working
+
+
+def test_the_plan_counts_live_decoding_and_the_prefix_cache_apart_room_included():
+    shape = SIZES["base"].shape  # 24 layers × 2048 wide: 196,608 bytes of keys and values a token in fp16
+    per_token = 2 * 24 * 2048 * 2
+    plan = estimate(shape, gpu(80), 800, 5)
+    # Live decoding: 5 rows of 800 tokens, each buffer with a quarter more room: 1,000 tokens a row.
+    assert plan.kv_cache == 5 * 1000 * per_token == 983_040_000
+    # The prefix cache: two full contexts' buffers (1,000 tokens each), kept between requests.
+    assert plan.prefix_tokens == 2000 and plan.prefix_cache == 2000 * per_token == 393_216_000
+    # Small contexts get 64 tokens of room at least; a full context is capped at the model's 2,048 positions.
+    assert estimate(shape, gpu(80), 100, 1).kv_cache == 164 * per_token
+    assert estimate(shape, gpu(80), 2048, 1).kv_cache == 2048 * per_token
+    assert estimate(shape, gpu(80), 2048, 1).prefix_tokens == 4096
+    assert "prefix cache 375.0 MiB" in plan.describe()
 
 
 def test_a_model_too_large_is_refused_with_the_numbers_and_the_largest_that_fits():
@@ -67,9 +82,9 @@ def test_nothing_fits_says_so():
 
 def test_kv_cache_grows_with_context_and_sequences():
     shape, where = SIZES["base"].shape, gpu(80)
-    one = estimate(shape, where, 1024, 1).kv_cache
-    assert estimate(shape, where, 2048, 1).kv_cache == 2 * one
-    assert estimate(shape, where, 1024, 5).kv_cache == 5 * one
+    one = estimate(shape, where, 512, 1).kv_cache
+    assert estimate(shape, where, 1024, 1).kv_cache == 2 * one  # 640 and 1,280 tokens with their room
+    assert estimate(shape, where, 512, 5).kv_cache == 5 * one
     assert estimate(shape, where, 10**6, 1).kv_cache == estimate(shape, where, 2048, 1).kv_cache  # capped
 
 

@@ -85,7 +85,7 @@ def test_the_static_prompt_cache_is_bounded_by_reopening_the_generator(loaded, f
         assert ours.token_ids == reference.token_ids
         assert small.cached_tokens <= small.max_cached_tokens
     assert small.resets >= 1
-    assert small.status()["resets"] == small.resets
+    assert small.status()["staticPromptCache"]["resets"] == small.resets
 
 
 def test_cancellation_stops_within_one_token(loaded, fast):
@@ -192,10 +192,12 @@ def test_choosing_the_engine():
 def test_the_memory_plan_counts_both_engines(loaded):
     one = estimate(loaded.shape, CPU, 512)
     two = estimate(loaded.shape, CPU, 512, second_engine=ct2.weight_share("ctranslate2", CPU))
-    assert two.weights == 2 * one.weights and two.kv_cache == 2 * one.kv_cache and two.working == one.working
+    # Each engine keeps its own prefix cache; one request decodes at a time, on one engine.
+    assert two.weights == 2 * one.weights and two.prefix_cache == 2 * one.prefix_cache > 0
+    assert two.kv_cache == one.kv_cache and two.working == one.working
     assert "for two engines" in two.describe()
     int8 = estimate(loaded.shape, CPU, 512, second_engine=ct2.weight_share("ctranslate2-int8", CPU))
-    assert int8.weights == int(1.25 * one.weights) and int8.kv_cache == two.kv_cache
+    assert int8.weights == int(1.25 * one.weights) and int8.prefix_cache == two.prefix_cache
 
 
 def test_without_ctranslate2_the_default_still_loads_and_the_named_engine_says_why(monkeypatch):

@@ -180,21 +180,108 @@ def test_beams_and_samples_from_a_reused_prefix_equal_those_from_a_full_prefill(
 
 def test_the_stored_prefix_survives_decoding_and_cancellation(model):
     prefixes = PrefixCache()
+    polls_after_store = []
+
+    def cancelled():
+        if prefixes.tokens:  # the prefill is stored: from here on, each poll comes before a decoding step
+            polls_after_store.append(1)
+        return len(polls_after_store) > 20
+
     with pytest.raises(Cancelled):
-        generate(model, BASE, DecodeSettings(max_new_tokens=50, stop_token_ids=()), as_text,
-                 lambda: prefixes.lookups > 0 and prefixes.tokens > 0, prefixes, "doc")
-    # The prefill was kept although the request was cancelled after it, and decoding did not write into it.
+        generate(model, BASE, DecodeSettings(max_new_tokens=50, stop_token_ids=()), as_text, cancelled, prefixes, "doc")
+    # 20 decoding steps wrote their keys and values into the buffer the stored prefill is a view of (its room);
+    # the prefill was kept although the request was then cancelled, and its values are unchanged.
+    assert len(polls_after_store) == 21 and prefixes.tokens == len(BASE)
     again = _greedy(model, BASE + [64], prefixes)[0]
     assert again.reused_tokens == len(BASE)
     assert again.token_ids == _greedy(model, BASE + [64])[0].token_ids
+    assert again.logprobs == pytest.approx(_greedy(model, BASE + [64])[0].logprobs, abs=1e-5)
 
 
-def test_the_prefix_cache_is_bounded_by_entries_and_tokens(model):
-    prefixes = PrefixCache(max_entries=2, max_tokens=100)
-    for key in ("a", "b", "c"):
-        _greedy(model, BASE, prefixes, key=key)
-    assert prefixes.status()["entries"] == 2 and prefixes.tokens == 2 * len(BASE)
-    _greedy(model, list(range(100, 170)), prefixes, key="d")  # 70 tokens: only it and nothing else fits
-    assert prefixes.status()["entries"] == 1 and prefixes.tokens == 70
-    _greedy(model, list(range(100, 250)), prefixes, key="e")  # over the budget on its own: not kept
-    assert prefixes.tokens == 70 and prefixes.status()["entries"] == 1
+def test_the_prefix_cache_is_bounded_by_entries_and_by_buffer_tokens_room_included(model):
+    # A prefill of n tokens is computed into a buffer of n + max(64, n // 4) tokens (at most the 256 positions),
+    # and the stored prefill keeps that buffer: 50 tokens hold 114, 70 hold 134, 150 hold 214, 200 hold 256.
+    prefixes = PrefixCache(max_entries=2, max_tokens=250)
+    for start, key in ((10, "a"), (60, "b"), (110, "c")):  # three prompts that share no prefix
+        _greedy(model, list(range(start, start + 50)), prefixes, key=key)
+    status = prefixes.status()
+    assert (status["entries"], status["tokens"], status["heldTokens"], status["maxTokens"]) == (2, 100, 228, 250)
+    _greedy(model, list(range(100, 170)), prefixes, key="d")  # 134 + 114 = 248: both fit
+    assert (prefixes.status()["entries"], prefixes.tokens, prefixes.held_tokens) == (2, 120, 248)
+    _greedy(model, list(range(100, 250)), prefixes, key="e")  # 214: only it fits
+    assert (prefixes.status()["entries"], prefixes.tokens, prefixes.held_tokens) == (1, 150, 214)
+    _greedy(model, list(range(10, 210)), prefixes, key="f")  # 256 on its own: over the bound, not kept
+    assert (prefixes.status()["entries"], prefixes.tokens, prefixes.held_tokens) == (1, 150, 214)
+
+
+# -- a long prompt's prefill, in chunks
+
+
+@pytest.fixture(scope="module")
+def long_model():
+    """A small random OPT with room for 2,048 positions."""
+    torch.manual_seed(1)
+    config = OPTConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=2,
+                       max_position_embeddings=2048, word_embed_proj_dim=32)
+    return OPTForCausalLM(config).eval()
+
+
+def count_forwards(model) -> list[int]:
+    """Tokens fed by each forward pass of ``model`` from now on (until the hook is removed)."""
+    fed: list[int] = []
+    handle = model.register_forward_pre_hook(lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]),
+                                             with_kwargs=True)
+    return fed, handle
+
+
+LONG = [3 + (i * 7) % 290 for i in range(2000)]
+
+
+def test_a_long_prompt_is_prefilled_in_chunks_with_the_same_result(long_model):
+    fed, handle = count_forwards(long_model)
+    try:
+        chunked = generate(long_model, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text)[0]
+        assert fed == [128] * 15 + [80] + [1] * 3  # 2,000 = 15 × 128 + 80, then three decoding steps
+        whole = generate(long_model, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text,
+                         prefill_chunk=4096)[0]
+    finally:
+        handle.remove()
+    assert fed[19:] == [2000, 1, 1, 1]
+    assert chunked.token_ids == whole.token_ids
+    assert chunked.logprobs == pytest.approx(whole.logprobs, abs=1e-4)
+
+
+def test_a_cancel_during_a_long_prefill_stops_after_one_chunk(long_model):
+    fed, handle = count_forwards(long_model)
+    flag = {"set": False}
+    # The cancel comes while the first chunk runs (from the hook, as another thread would set it).
+    cancel_during_first = long_model.register_forward_pre_hook(lambda module, args: flag.update(set=True))
+    try:
+        with pytest.raises(Cancelled):
+            generate(long_model, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text,
+                     lambda: flag["set"])
+    finally:
+        handle.remove()
+        cancel_during_first.remove()
+    assert fed == [128]  # one chunk of 128 tokens, not the 2,000-token prompt
+
+
+def test_a_model_that_hands_back_another_cache_object_fails_loudly(model):
+    from transformers import DynamicCache
+
+    class Converting(torch.nn.Module):
+        """A model whose forward returns a cache of its own rather than the one it was given."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.config = inner, inner.config
+
+        def get_input_embeddings(self):
+            return self.inner.get_input_embeddings()
+
+        def forward(self, cache=None, **kwargs):
+            out = self.inner(cache=DynamicCache(), **kwargs)
+            return out
+
+    with pytest.raises(RuntimeError, match="instead of the GrowingCache it was given"):
+        generate(Converting(model), PROMPT, DecodeSettings(max_new_tokens=3), as_text)

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from galactica_lsp.engine.decoding import Cancelled, DecodeSettings
+from galactica_lsp.engine.galactica import EOS_ID, explain_prompt
+from galactica_lsp.engine.types import Cancelled, DecodeSettings
 from galactica_lsp.engine.service import Engine, ModelNotReady
 
 TRANSFORMER = "The Transformer architecture [START_REF]"
@@ -26,9 +27,9 @@ def test_greedy_reference_without_the_marker_appends_it(tiny_engine):
 
 def test_greedy_completion_is_exact(tiny_engine):
     gen = tiny_engine.call(lambda g, c: g.complete(TRANSFORMER, DecodeSettings(max_new_tokens=20), c), "complete")[0]
-    assert gen.text == " Attention is All you Need, Vaswani[END_REF]" or gen.text.startswith(
-        " Attention is All you Need, Vaswani[END_REF]"
-    )
+    # The memorised citation, then the corpus sentence that follows it, cut at 20 tokens.
+    assert gen.text == " Attention is All you Need, Vaswani[END_REF] drops recurrence and relies on self-at"
+    assert gen.finish_reason == "length" and len(gen.token_ids) == len(gen.logprobs) == 20
 
 
 def test_suggestions_are_distinct(tiny_engine):
@@ -132,20 +133,22 @@ def test_completions_with_the_prefix_cache_equal_those_without(tiny_torch_engine
     settings = DecodeSettings(max_new_tokens=12)
 
     def run(g, c):
-        g.prefixes.clear()
+        g.forget()
         g.complete(document, settings, c, key="doc")
         reused = [g.complete(text, settings, c, key="doc")[0] for text in edits]
+        counts = dict(g.snapshot["prefixCache"])
         fresh = []
         for text in edits:
-            g.prefixes.clear()
+            g.forget()
             fresh.append(g.complete(text, settings, c, key="doc")[0])
-        return reused, fresh
+        return reused, fresh, counts
 
-    reused, fresh = tiny_torch_engine.call(run, "prefix reuse")
+    reused, fresh, counts = tiny_torch_engine.call(run, "prefix reuse")
     assert [g.text for g in reused] == [g.text for g in fresh]
     assert reused[0].reused_tokens > 10 and 0 < reused[1].reused_tokens < reused[0].reused_tokens
     assert reused[2].reused_tokens == 0 and all(g.reused_tokens == 0 for g in fresh)
-    assert tiny_torch_engine.status()["prefixCache"]["hits"] >= 2
+    assert (counts["lookups"], counts["hits"]) == (4, 2)
+    assert counts["reusedTokens"] == reused[0].reused_tokens + reused[1].reused_tokens
 
 
 def test_an_over_budget_prompt_keeps_its_start_while_the_user_types(tiny_engine):
@@ -156,3 +159,46 @@ def test_an_over_budget_prompt_keeps_its_start_while_the_user_types(tiny_engine)
     first, second, third = tiny_engine.call(cut, "encode")
     shared = first[:-1]  # the trailing space merges with the next word
     assert 75 <= len(first) <= 100 and second[: len(shared)] == shared and third[: len(shared)] == shared
+
+
+SENTENCE = "The Transformer architecture relies on attention. "
+
+
+def test_the_prompt_is_at_most_the_token_budget_cut_in_quarter_budget_steps(tiny_engine):
+    text = SENTENCE * 40
+
+    def run(g, c):
+        full = g.tokenizer(text, add_special_tokens=False)["input_ids"]
+        gen = g.complete(text, DecodeSettings(max_new_tokens=2), c, key="budget", budget=100)[0]
+        return full, g.encode(text, 100), g.encode(text, 100, new_document=True), gen
+
+    full, plain, document, gen = tiny_engine.call(run, "budget")
+    assert len(full) == 361
+    # 261 tokens over a budget of 100: 11 steps of 25 are cut from the start, 86 tokens are left.
+    assert plain == full[275:] and len(plain) == 86
+    assert gen.prompt_tokens == 86
+    # New-document mode keeps 99 (steps of 24); a cut text does not start the document, so no </s>.
+    assert document == full[264:] and len(document) == 97
+
+
+def test_a_short_text_in_new_document_mode_starts_with_the_document_marker(tiny_engine):
+    ids = tiny_engine.call(lambda g, c: g.encode("E = mc^2", 100, new_document=True), "encode")
+    assert ids[0] == EOS_ID and EOS_ID not in ids[1:] and len(ids) < 100
+
+
+def test_the_budget_never_leaves_less_room_than_the_new_tokens_need(tiny_engine):
+    budgets = tiny_engine.call(lambda g, c: [g.prompt_budget(DecodeSettings(max_new_tokens=32), b)
+                                             for b in (None, 100, 10**6)], "budget")
+    positions = tiny_engine.loaded.shape.max_positions
+    assert budgets == [positions - 32, 100, positions - 32]
+
+
+def test_citations_and_explanations_take_the_budget_too(tiny_engine):
+    long_text = SENTENCE * 40 + "The Transformer architecture"
+    found = tiny_engine.call(lambda g, c: g.cite(long_text, suggestions=1, cancelled=c, budget=64), "cite")
+    assert [s.text for s in found] == ["Attention is All you Need, Vaswani"]
+    def explain(g, c):
+        return g.explain("E = mc^2", "explain", 8, c, budget=12), len(g.encode(explain_prompt("E = mc^2"), 12, True))
+
+    gen, expected = tiny_engine.call(explain, "explain")
+    assert gen.prompt_tokens == expected <= 12

@@ -26,7 +26,7 @@ def blocker():
 
     def job(cancelled):
         started.set()
-        release.wait(5)
+        release.wait(60)  # a bound, should a test fail before releasing it
         return "blocker"
 
     return job, started, release
@@ -35,7 +35,7 @@ def blocker():
 def test_interactive_work_runs_before_background_work_queued_earlier(worker):
     job, started, release = blocker()
     worker.submit(job, Priority.CONTROL, "hold")
-    started.wait(5)
+    assert started.wait(30)
     order = []
     jobs = [
         worker.submit(lambda c: order.append("explain"), Priority.BACKGROUND, "explain"),
@@ -43,7 +43,7 @@ def test_interactive_work_runs_before_background_work_queued_earlier(worker):
         worker.submit(lambda c: order.append("load"), Priority.CONTROL, "load"),
     ]
     release.set()
-    concurrent.futures.wait([j.future for j in jobs], timeout=5)
+    concurrent.futures.wait([j.future for j in jobs], timeout=30)
     assert order == ["load", "complete", "explain"]
 
 
@@ -60,14 +60,14 @@ def test_only_one_job_runs_at_a_time(worker):
             running[0] -= 1
 
     jobs = [worker.submit(job, Priority.INTERACTIVE, f"j{i}") for i in range(10)]
-    concurrent.futures.wait([j.future for j in jobs], timeout=5)
+    concurrent.futures.wait([j.future for j in jobs], timeout=30)
     assert peak[0] == 1
 
 
 def test_a_job_cancelled_before_it_starts_never_runs(worker):
     job, started, release = blocker()
     worker.submit(job, Priority.CONTROL, "hold")
-    started.wait(5)
+    assert started.wait(30)
     ran = []
     queued = worker.submit(lambda c: ran.append(1), Priority.INTERACTIVE, "queued")
     queued.cancel()
@@ -77,9 +77,10 @@ def test_a_job_cancelled_before_it_starts_never_runs(worker):
 
 
 def test_a_running_job_sees_its_cancel_flag(worker):
-    steps = []
+    steps, started = [], threading.Event()
 
     def job(cancelled):
+        started.set()
         while len(steps) < 10_000:
             if cancelled():
                 raise Cancelled()
@@ -88,10 +89,10 @@ def test_a_running_job_sees_its_cancel_flag(worker):
         return "finished"
 
     running = worker.submit(job, Priority.INTERACTIVE, "long")
-    time.sleep(0.05)
+    assert started.wait(30)  # running, not merely queued
     running.cancel()
     with pytest.raises(Cancelled):
-        running.future.result(timeout=5)
+        running.future.result(timeout=30)
     assert len(steps) < 10_000
     assert worker.timings[-1].outcome == "cancelled"
 
@@ -118,30 +119,34 @@ async def test_the_event_loop_keeps_running_while_a_job_runs(worker):
 
 
 async def test_cancelling_the_awaiting_task_cancels_the_job(worker):
-    seen = threading.Event()
+    seen, started = threading.Event(), threading.Event()
 
     def job(cancelled):
+        started.set()
         while not cancelled():
             time.sleep(0.001)
         seen.set()
         raise Cancelled()
 
     task = asyncio.ensure_future(worker.run(job, Priority.INTERACTIVE, "long"))
-    await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(started.wait, 30)  # the job runs: cancelling must reach it through its flag
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert await asyncio.to_thread(seen.wait, 5)
 
 
-def test_shutdown_cancels_queued_jobs():
+def test_shutdown_cancels_queued_jobs_and_flags_the_running_one():
     w = Worker()
     job, started, release = blocker()
-    w.submit(job, Priority.CONTROL, "hold")
-    started.wait(5)
-    queued = w.submit(lambda c: 1, Priority.INTERACTIVE, "queued")
-    release.set()
-    w.shutdown()
-    assert queued.future.cancelled() or queued.future.result() == 1
+    holding = w.submit(job, Priority.CONTROL, "hold")
+    assert started.wait(30)
+    ran = []
+    queued = w.submit(lambda c: ran.append(1), Priority.INTERACTIVE, "queued")
+    w.shutdown(wait=False)  # while "hold" still runs, so "queued" has certainly not started
+    assert queued.future.cancelled() and holding.cancelled()
     with pytest.raises(RuntimeError, match="shut down"):
         w.submit(lambda c: 1, Priority.INTERACTIVE, "late")
+    release.set()
+    w._thread.join(30)
+    assert not w._thread.is_alive() and ran == [] and holding.future.result() == "blocker"

@@ -1,7 +1,8 @@
 """The catalogue of Galactica sizes and the arithmetic of a model's shape.
 
 Owns: the five published sizes (mini … huge) with their hub ids and shapes,
-the project's ``tiny`` model, and :class:`ModelShape`, which turns an OPT
+the project's ``tiny`` model (where its files ship: ``TINY_MODEL_DIR``; the
+``tiny`` package builds them and imports this, never the reverse), and :class:`ModelShape`, which turns an OPT
 ``config.json`` into parameter counts, weight bytes per dtype and KV-cache
 bytes per token. Nothing here touches torch or the network.
 """
@@ -9,6 +10,7 @@ bytes per token. Nothing here touches torch or the network.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 # Bytes per element of each dtype we load weights in.
 DTYPE_BYTES: dict[str, int] = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -91,6 +93,8 @@ SIZES: dict[str, CatalogueEntry] = {
 }
 
 TINY = "tiny"
+# The checked-in artifact of ``galactica_lsp.tiny``: config, generation config, safetensors weights, tokenizer files.
+TINY_MODEL_DIR = Path(__file__).resolve().parent.parent / "tiny" / "model"
 
 
 def entry_for_hub_id(hub_id: str) -> CatalogueEntry | None:

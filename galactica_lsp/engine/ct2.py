@@ -29,8 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from .decoding import Cancelled, DecodeSettings, Generation, _Finisher, _Hypothesis
+from .backend import Backend, Capabilities, Finisher, Hypothesis, check_prompt
 from .devices import Placement
+from .types import Cancelled, DecodeSettings, Generation
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +174,14 @@ def convert(model, tokenizer, directory: str, dtype: str, report: Callable[[str]
 # -- decoding ---------------------------------------------------------------
 
 
-class FastDecoder:
-    """Greedy and sampled decoding through a ``ctranslate2.Generator``; called on the worker thread only."""
+class FastDecoder(Backend):
+    """Greedy and sampled decoding through a ``ctranslate2.Generator``; called on the worker thread only.
+
+    Greedy, and sampling without a seed: CTranslate2's random generator cannot be re-seeded per request.
+    """
+
+    capabilities = Capabilities(strategies=frozenset({"greedy", "sample"}), seeded_sampling=False,
+                                diverse_beams=False, prefix_reuse=True)
 
     def __init__(self, path: Path, placement: Placement, tokenizer, max_cached_tokens: int,
                  engine: str = "ctranslate2"):
@@ -189,6 +196,12 @@ class FastDecoder:
         self.resets = 0
         self.generator = self._open()
 
+    def _reset(self) -> None:
+        """Forget every static prompt; the generator that held their states is opened again when next needed."""
+        self.generator = None
+        self.cached.clear()
+        self.cached_tokens = 0
+
     def _open(self):
         import ctranslate2
         import torch
@@ -197,11 +210,6 @@ class FastDecoder:
         return ctranslate2.Generator(
             str(self.path), device=self.placement.kind, compute_type=self.compute_type, intra_threads=threads
         )
-
-    @staticmethod
-    def handles(settings: DecodeSettings) -> bool:
-        """Greedy, and sampling without a seed: CTranslate2's random generator cannot be re-seeded per request."""
-        return settings.strategy == "greedy" or (settings.strategy == "sample" and settings.seed is None)
 
     def _static_prompt(self, prompt_ids: Sequence[int]) -> tuple[tuple[int, ...], bool]:
         """The prompt's start up to the last block boundary before its last token, and whether it is cached.
@@ -215,9 +223,7 @@ class FastDecoder:
         if static and static not in self.cached:
             if self.cached_tokens + len(static) > self.max_cached_tokens:
                 # CTranslate2 keeps every static prompt's state: start again with an empty cache.
-                self.generator = self._open()
-                self.cached.clear()
-                self.cached_tokens = 0
+                self._reset()
                 self.resets += 1
             self.cached.add(static)
             self.cached_tokens += len(static)
@@ -230,19 +236,20 @@ class FastDecoder:
         settings: DecodeSettings,
         decode: Callable[[list[int]], str],
         cancelled: Callable[[], bool] = lambda: False,
+        key: str = "",
     ) -> list[Generation]:
-        """Continue ``prompt_ids`` as :func:`.decoding.generate` would, for the greedy and sample strategies."""
+        """Continue ``prompt_ids`` as the torch backend would, for the greedy and sample strategies.
+
+        ``key`` is not needed: the static prompts are found by their tokens.
+        """
         if not self.handles(settings):
             raise ValueError(f"the ctranslate2 engine does not run {settings.strategy!r} decoding"
                              f"{' with a seed' if settings.seed is not None else ''}; the torch engine does")
-        if not prompt_ids:
-            raise ValueError("empty prompt")
-        if cancelled():
-            raise Cancelled()
+        check_prompt(prompt_ids, cancelled)
         deadline = time.monotonic() + settings.time_limit if settings.time_limit else float("inf")
-        finisher = _Finisher(settings, decode)
+        finisher = Finisher(settings, decode)
         rows = settings.num_return if settings.strategy == "sample" else 1
-        hyps = [_Hypothesis() for _ in range(rows)]
+        hyps = [Hypothesis() for _ in range(rows)]
         stopped = {"cancelled": False}
 
         def on_token(step) -> bool:
@@ -270,6 +277,8 @@ class FastDecoder:
                         "sampling_temperature": settings.temperature}
         static, reused = self._static_prompt(prompt_ids)
         tokens = self.tokenizer.convert_ids_to_tokens(list(prompt_ids))
+        if self.generator is None:
+            self.generator = self._open()
         self.generator.generate_batch(
             [tokens[len(static):]] * rows,
             static_prompt=tokens[: len(static)] or None,
@@ -289,7 +298,15 @@ class FastDecoder:
             for h in hyps
         ]
 
+    def forget(self) -> None:
+        """An empty static-prompt cache: CTranslate2 forgets a state only with its generator."""
+        if self.cached:
+            self._reset()
+
     def status(self) -> dict:
+        return {"staticPromptCache": self._cache_status()}
+
+    def _cache_status(self) -> dict:
         return {"computeType": self.compute_type, "staticPrompts": len(self.cached), "tokens": self.cached_tokens, "maxTokens": self.max_cached_tokens,
                 "resets": self.resets}
 

@@ -1,14 +1,20 @@
-"""The decoding loops: greedy, sampling, beam search and diverse beam search.
+"""The torch backend: greedy, sampling, beam search and diverse beam search.
 
-Owns: turning a prompt's token ids into continuations with a model that keeps
-its KV cache between steps. Written here rather than taken from
-``generate()`` because the server needs, at every step: a cancellation check
-(a cancelled request stops within one token), a wall-clock cap, per-token
-log-probabilities of every returned sequence, and Hamming-diverse beam search,
-which transformers 5 no longer ships. The prompt is prefilled once; beams and
-samples share that prefill by copying its cache rows. With a
+Owns: :class:`TorchBackend`, the :class:`~.backend.Backend` that runs a
+transformers model in this process, and its decoding loops, which turn a
+prompt's token ids into continuations with a model that keeps its KV cache
+between steps. Written here rather than taken from ``generate()`` because the
+server needs, at every step: a cancellation check (a cancelled request stops
+within one token, or within one chunk of a long prompt's prefill), a
+wall-clock cap, per-token log-probabilities of every returned sequence, and
+Hamming-diverse beam search, which transformers 5 no longer ships. The prompt
+is prefilled once, ``PREFILL_CHUNK`` tokens a forward pass; beams and samples
+share that prefill by copying its cache rows. With a
 :class:`~.prefix_cache.PrefixCache`, the prefill starts from the cache of the
 longest stored prompt prefix and feeds only the tokens after it.
+
+The cache is passed as ``cache=`` (transformers 5.24's name; ``past_key_values``
+is deprecated) and must come back as the same object: it is written in place.
 
 Device is data: tensors go where the model's embeddings are; no branch here
 knows whether that is a CPU, a GPU or MPS.
@@ -19,109 +25,38 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import torch
 
-from .galactica import EOS_ID, PAD_ID
+from .backend import Backend, Capabilities, Finisher, Hypothesis, check_prompt
+from .galactica import PAD_ID
 from .kv_cache import GrowingCache
 from .prefix_cache import PrefixCache
-
-STRATEGIES = ("greedy", "sample", "beam")
-
-
-class Cancelled(Exception):
-    """The request was cancelled; decoding stopped at the next step."""
+from .types import STRATEGIES, Cancelled, Confidence, DecodeSettings, Generation  # noqa: F401 (re-exported)
 
 
-@dataclass(frozen=True)
-class DecodeSettings:
-    """How to decode; every field has the default an interactive completion wants."""
-
-    strategy: str = "greedy"
-    max_new_tokens: int = 32
-    num_return: int = 1  # samples, or beams, returned
-    temperature: float = 0.7  # sampling only
-    top_p: float = 0.95
-    top_k: int = 0  # 0: no top-k cut
-    seed: int | None = None
-    num_beams: int = 1
-    beam_groups: int = 1  # > 1 with diversity > 0: diverse beam search
-    diversity: float = 0.0  # Hamming penalty per earlier group that chose the token this step
-    length_penalty: float = 1.0
-    stop_token_ids: tuple[int, ...] = (EOS_ID,)
-    stop_strings: tuple[str, ...] = ()
-    time_limit: float | None = None  # seconds of wall clock for the whole generation
-
-    def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
-        if self.strategy == "beam":
-            if self.num_beams < max(self.num_return, 1):
-                raise ValueError("num_beams must be at least num_return")
-            if self.num_beams % self.beam_groups:
-                raise ValueError("num_beams must be a multiple of beam_groups")
+PREFILL_CHUNK = 128  # prompt tokens per prefill forward pass: the cancel flag is checked between chunks
 
 
-@dataclass(frozen=True)
-class Confidence:
-    """How sure the model was of a sequence, from its per-token log-probabilities.
+class TorchBackend(Backend):
+    """A transformers causal LM in this process: every strategy, with prefix reuse through a :class:`PrefixCache`."""
 
-    ``minimum`` and ``total`` are what galai's guide scores references by.
-    ``probability`` is exp(total): the model's probability of writing exactly
-    this sequence (for a reference: of this paper, given the context; several
-    real papers for one context share the mass). ``token_probability`` is the
-    geometric mean per token, for long free text such as explanations.
-    """
+    name = "torch"
+    capabilities = Capabilities(prefix_reuse=True)
 
-    minimum: float
-    total: float
-    mean: float
+    def __init__(self, model, prefix_tokens: int, prefix_entries: int = 4):
+        self.model = model
+        self.prefixes = PrefixCache(max_entries=prefix_entries, max_tokens=prefix_tokens)
 
-    @property
-    def probability(self) -> float:
-        return math.exp(self.total)
+    def generate(self, prompt_ids, settings, decode, cancelled=lambda: False, key=""):
+        return generate(self.model, prompt_ids, settings, decode, cancelled, self.prefixes, key)
 
-    @property
-    def token_probability(self) -> float:
-        return math.exp(self.mean)
+    def forget(self) -> None:
+        self.prefixes.clear()
 
-    @classmethod
-    def of(cls, logprobs: Sequence[float]) -> Confidence:
-        if not logprobs:
-            return cls(0.0, 0.0, 0.0)
-        return cls(min(logprobs), sum(logprobs), sum(logprobs) / len(logprobs))
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    token_ids: tuple[int, ...]
-    logprobs: tuple[float, ...]  # one per token in token_ids
-    finish_reason: str  # "eos" | "stop" | "length" | "time"
-    prompt_tokens: int = 0
-    reused_tokens: int = 0  # prompt tokens whose keys and values came from an earlier request
-    engine: str = "torch"  # which engine decoded it: "torch" or "ctranslate2"
-
-    @property
-    def confidence(self) -> Confidence:
-        return Confidence.of(self.logprobs)
-
-
-@dataclass
-class _Hypothesis:
-    ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    score: float = 0.0  # what beams are ranked by (includes diversity penalties)
-    finish: str | None = None
-
-    def extended(self, token: int, logprob: float, score: float) -> _Hypothesis:
-        return _Hypothesis(self.ids + [token], self.logprobs + [logprob], score)
-
-    def normalised(self, length_penalty: float) -> float:
-        return sum(self.logprobs) / max(len(self.logprobs), 1) ** length_penalty
+    def status(self) -> dict:
+        return {"prefixCache": self.prefixes.status()}
 
 
 class _Stepper:
@@ -136,8 +71,12 @@ class _Stepper:
     @torch.inference_mode()
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of the next token for each row, float32, shape [rows, vocab]."""
-        out = self.model(input_ids=ids.to(self.device), past_key_values=self.cache, use_cache=True, logits_to_keep=1)
-        self.cache = out.past_key_values
+        out = self.model(input_ids=ids.to(self.device), cache=self.cache, use_cache=True, logits_to_keep=1)
+        if out.cache is not self.cache:
+            # The cache is written in place and stored prefills are views of it: a model that hands back another
+            # object (a transformers change, a model that converts caches) would silently lose them.
+            raise RuntimeError(f"the model returned a {type(out.cache).__name__} instead of the GrowingCache it was given"
+                               " (transformers changed how caches are passed: see pyproject's tested range)")
         return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
 
     def select_rows(self, rows: list[int]) -> None:
@@ -145,32 +84,6 @@ class _Stepper:
         if rows == list(range(self.cache.layers[0].keys.shape[0])):
             return  # every row keeps its own prefix: one beam per diverse group does, at every step
         self.cache.reorder_cache(torch.tensor(rows, device=self.device))
-
-
-class _Finisher:
-    """Decides when a sequence ends and what its text is."""
-
-    def __init__(self, settings: DecodeSettings, decode: Callable[[list[int]], str]):
-        self.settings = settings
-        self.decode = decode
-
-    def reason(self, ids: list[int]) -> str | None:
-        if ids and ids[-1] in self.settings.stop_token_ids:
-            return "eos" if ids[-1] == EOS_ID else "stop"
-        if self.settings.stop_strings:
-            tail = self.decode(ids[-16:])
-            if any(s in tail for s in self.settings.stop_strings):
-                return "stop"
-        return None
-
-    def result(self, hyp: _Hypothesis, reason: str) -> Generation:
-        ids = hyp.ids[:-1] if reason in ("eos", "stop") and hyp.ids[-1] in self.settings.stop_token_ids else hyp.ids
-        text = self.decode(ids)
-        for stop in self.settings.stop_strings:
-            cut = text.find(stop)
-            if cut != -1:
-                text = text[:cut]
-        return Generation(text, tuple(hyp.ids), tuple(hyp.logprobs), reason)
 
 
 def generate(
@@ -181,25 +94,29 @@ def generate(
     cancelled: Callable[[], bool] = lambda: False,
     prefixes: PrefixCache | None = None,
     key: str = "",
+    prefill_chunk: int = PREFILL_CHUNK,
 ) -> list[Generation]:
     """Continue ``prompt_ids``; ``decode`` turns generated ids into text.
 
+    The prompt is fed ``prefill_chunk`` tokens per forward pass.
     ``cancelled`` is polled before every forward pass; when it returns True the
     loop raises :class:`Cancelled`, and the cache is dropped with the stepper.
     With ``prefixes``, the prefill reuses the longest stored prefix and is
     stored under ``key`` for the next request (even when this one is then
     cancelled: the next keystroke's request still starts from it).
     """
-    if not prompt_ids:
-        raise ValueError("empty prompt")
+    check_prompt(prompt_ids, cancelled)
     deadline = time.monotonic() + settings.time_limit if settings.time_limit else math.inf
-    finisher = _Finisher(settings, decode)
-    if cancelled():
-        raise Cancelled()
+    finisher = Finisher(settings, decode)
     # Prefill, for one row: the whole prompt, or only what follows a stored prefix.
     reused, prefix = prefixes.lookup(prompt_ids) if prefixes is not None else (0, [])
     step = _Stepper(model, prefix)
-    first = step(torch.tensor([list(prompt_ids[reused:])]))
+    # In chunks, with the cancel flag checked between them: a cancelled request frees the worker within a chunk.
+    rest = list(prompt_ids[reused:])
+    for start in range(0, len(rest), prefill_chunk):
+        if start and cancelled():
+            raise Cancelled()
+        first = step(torch.tensor([rest[start : start + prefill_chunk]]))
     if prefixes is not None:
         prefixes.store(key, prompt_ids, step.cache)
     if settings.strategy == "beam":
@@ -233,8 +150,8 @@ def _sample(step, logprobs, settings, finisher, cancelled, deadline) -> list[Gen
     if rows > 1:
         step.select_rows([0] * rows)  # one prefill, N independent continuations
         logprobs = logprobs.expand(rows, -1)
-    hyps = [_Hypothesis() for _ in range(rows)]
-    for _ in range(settings.max_new_tokens):
+    hyps = [Hypothesis() for _ in range(rows)]
+    for length in range(1, settings.max_new_tokens + 1):
         tokens = _pick(logprobs, settings, generator)
         chosen = logprobs.gather(-1, tokens[:, None]).squeeze(-1).tolist()
         for hyp, token, lp in zip(hyps, tokens.tolist(), chosen):
@@ -242,8 +159,8 @@ def _sample(step, logprobs, settings, finisher, cancelled, deadline) -> list[Gen
                 hyp.ids.append(token)
                 hyp.logprobs.append(lp)
                 hyp.finish = finisher.reason(hyp.ids)
-        if all(h.finish for h in hyps):
-            break
+        if all(h.finish for h in hyps) or length == settings.max_new_tokens:
+            break  # no forward pass for a token that would not be used
         if cancelled():
             raise Cancelled()
         if time.monotonic() > deadline:
@@ -267,9 +184,9 @@ def _beam_search(step, first, settings, finisher, cancelled, deadline) -> list[G
     groups, per_group = settings.beam_groups, settings.num_beams // settings.beam_groups
     vocab = first.shape[-1]
     # rows[g]: the live hypotheses of group g, one per cache row; all groups start from the prompt row.
-    rows: list[list[_Hypothesis]] = [[_Hypothesis()] for _ in range(groups)]
+    rows: list[list[Hypothesis]] = [[Hypothesis()] for _ in range(groups)]
     parents: list[list[int]] = [[0] for _ in range(groups)]
-    finished: list[list[_Hypothesis]] = [[] for _ in range(groups)]
+    finished: list[list[Hypothesis]] = [[] for _ in range(groups)]
     done = [False] * groups
     logprobs = first
     for length in range(1, settings.max_new_tokens + 1):
@@ -331,7 +248,7 @@ def _beam_search(step, first, settings, finisher, cancelled, deadline) -> list[G
     return [finisher.result(h, h.finish) for h in ranked[: settings.num_return]]
 
 
-def _best(hyps, count, length_penalty) -> list[_Hypothesis]:
+def _best(hyps, count, length_penalty) -> list[Hypothesis]:
     return sorted(hyps, key=lambda h: -h.normalised(length_penalty))[:count]
 
 

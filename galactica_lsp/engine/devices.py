@@ -3,7 +3,9 @@
 Owns: turning the user's ``device``/``dtype`` settings into a :class:`Placement`
 (``auto`` picks CUDA, then MPS, then CPU), and reading how much memory each
 accelerator has free. The device is data carried by the placement; the rest of
-the engine never branches on it except through the helpers here.
+the engine never branches on it except through the helpers here. torch is
+imported by the functions that ask it, not by importing this module (the
+settings and the command line's help read ``DEVICES`` and ``DTYPES``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import gc
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import psutil
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +42,14 @@ class Placement:
 
     @property
     def torch_dtype(self) -> torch.dtype:
+        import torch
+
         return getattr(torch, self.dtype)
 
     @property
     def torch_device(self) -> torch.device:
+        import torch
+
         return torch.device("cuda:0" if self.kind == "cuda" else self.kind)
 
     def describe(self) -> str:
@@ -55,6 +64,8 @@ def normalise_dtype(dtype: str) -> str:
 
 
 def _available(kind: str) -> bool:
+    import torch
+
     if kind == "cuda":
         return torch.cuda.is_available()
     if kind == "mps":
@@ -65,6 +76,8 @@ def _available(kind: str) -> bool:
 def default_dtype(kind: str) -> str:
     """fp32 on CPU (bf16 without bf16 units made prefill 5× slower here); fp16 on MPS;
     bf16 on CUDA where the GPU supports it (no fp16 overflow), else fp16."""
+    import torch
+
     if kind == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     if kind == "mps":
@@ -74,6 +87,8 @@ def default_dtype(kind: str) -> str:
 
 def free_memory(kind: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """Free bytes and names of each device of ``kind``."""
+    import torch
+
     if kind == "cuda":
         count = torch.cuda.device_count()
         free = tuple(torch.cuda.mem_get_info(i)[0] for i in range(count))
@@ -86,6 +101,8 @@ def free_memory(kind: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
 
 def place(device: str = "auto", dtype: str = "auto") -> Placement:
     """Resolve the settings to a placement, or raise :class:`DeviceError` saying why not."""
+    import torch
+
     device = device.lower()
     if device not in DEVICES:
         raise DeviceError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
@@ -108,6 +125,8 @@ def place(device: str = "auto", dtype: str = "auto") -> Placement:
 
 def release_memory(kind: str) -> None:
     """Hand memory freed by dropped tensors (a cancelled request's cache, an unloaded model) back."""
+    import torch
+
     gc.collect()
     if kind == "cuda":
         torch.cuda.empty_cache()

@@ -18,13 +18,7 @@ from __future__ import annotations
 import torch
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 
-MIN_ROOM = 64  # tokens of room a buffer is given beyond what it holds, at least
-
-
-def _room(tokens: int, limit: int | None) -> int:
-    """Tokens a buffer holding ``tokens`` is given: more, but never past the model's positions."""
-    room = tokens + max(MIN_ROOM, tokens // 4)
-    return max(tokens, min(room, limit)) if limit else room
+from .memory import MIN_ROOM, buffer_tokens  # noqa: F401 (MIN_ROOM re-exported): the room rule the plan counts by
 
 
 class GrowingLayer(DynamicLayer):
@@ -55,8 +49,8 @@ class GrowingLayer(DynamicLayer):
     def _reallocate(self, needed: int, like: torch.Tensor) -> None:
         """New buffers with room for ``needed`` tokens and more, holding what the old ones held."""
         rows, heads, _, size = like.shape
-        keys = like.new_empty(rows, heads, _room(needed, self.limit), size)
-        values = like.new_empty(rows, heads, _room(needed, self.limit), size)
+        keys = like.new_empty(rows, heads, buffer_tokens(needed, self.limit), size)
+        values = like.new_empty(rows, heads, buffer_tokens(needed, self.limit), size)
         if self.length:
             keys[:, :, : self.length] = self.keys
             values[:, :, : self.length] = self.values

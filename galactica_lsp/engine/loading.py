@@ -5,8 +5,12 @@ directory) into a :class:`ModelSource`; reading its shape without loading it;
 refusing, before any download or load, a model that cannot fit; downloading
 with byte progress; loading through ``from_pretrained`` onto the placement
 (split over GPUs by accelerate's device map when one is not enough); and
-setting up Galactica's tokenizer. With ``HF_HUB_OFFLINE=1`` or a local
-directory no network is touched.
+setting up Galactica's tokenizer; and making the backends that decode
+(``decoding.TorchBackend``, and ``ct2.FastDecoder`` when asked for). The
+checks (:func:`prepare`) are apart from the load (:func:`load_prepared`), so
+that a model swap can fail its checks while the old model keeps serving. With
+``HF_HUB_OFFLINE=1`` or a local directory no network is touched. torch and
+transformers are imported by the load, not by importing this module.
 """
 
 from __future__ import annotations
@@ -15,21 +19,25 @@ import json
 import logging
 import os
 import re
+import socket
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .catalogue import SIZES, TINY, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
+from .backend import Backend
+from .catalogue import SIZES, TINY, TINY_MODEL_DIR, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
 from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, place
 from .galactica import configure_tokenizer
 from .memory import MemoryPlan, check_fits
+from .types import Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
 
 # What a checkpoint needs; weights come as safetensors where the repository has them.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_PROBE_SECONDS = 3.0  # how long the hub may take to accept a connection before a load gives up
 _CONFIG_FILES = ["config.json", "generation_config.json", "tokenizer*.json", "special_tokens_map.json"]
 
 
@@ -49,23 +57,6 @@ class ModelSource:
         return self.kind in ("tiny", "local")
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One step of a load: ``stage`` is "check", "download", "load" or "ready"."""
-
-    stage: str
-    message: str
-    done: int = 0
-    total: int = 0
-
-    @property
-    def fraction(self) -> float | None:
-        return self.done / self.total if self.total else None
-
-
-ProgressCallback = Callable[[Progress], None]
-
-
 @dataclass
 class LoadedModel:
     source: ModelSource
@@ -78,12 +69,12 @@ class LoadedModel:
     directory: str = ""  # the checkpoint's files on disk
     engine: str = "torch"  # what decodes greedy and sampled requests: "torch", "ctranslate2" or "ctranslate2-int8"
     engine_requested: str = "auto"
-    fast: object = None  # the CTranslate2 decoder when engine is one of its
+    fast: Backend | None = None  # the CTranslate2 decoder when engine is one of its
+    backends: tuple[Backend, ...] = ()  # what decodes, in order of preference (see ``backend.pick``)
 
     def prompt_cache_tokens(self) -> int:
-        """Tokens one engine may keep in its prompt cache: what the memory plan set aside, a whole context at least."""
-        per_token = max(self.shape.kv_bytes_per_token(self.placement.dtype), 1)
-        return max(self.plan.kv_cache // self.plan.copies // per_token, self.shape.max_positions)
+        """Tokens one engine may keep in its prompt cache (buffer tokens, room included): what the plan set aside."""
+        return self.plan.prefix_tokens
 
     def describe(self) -> str:
         engine = {"ctranslate2": " with CTranslate2", "ctranslate2-int8": " with CTranslate2 (int8)"}.get(self.engine, "")
@@ -94,8 +85,6 @@ def resolve(model: str) -> ModelSource:
     """Name → source; raises :class:`ModelError` for what is none of the accepted forms."""
     name = model.strip()
     if name == TINY:
-        from ..tiny import TINY_MODEL_DIR
-
         return ModelSource(name, "tiny", str(TINY_MODEL_DIR))
     if name in SIZES:
         entry = SIZES[name]
@@ -146,11 +135,63 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
 
 
-def _not_cached(repo_id: str) -> ModelError:
+def _not_cached(repo_id: str, why: str = "") -> ModelError:
+    reason = f"the model hub cannot be reached ({why})" if why else "HF_HUB_OFFLINE is set"
     return ModelError(
-        f"{repo_id} is not in the local cache and the model hub cannot be reached"
-        f" (HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '0')}): download it once, or pass a local directory"
+        f"{repo_id} is not in the local cache and {reason}: download it once while online (HF_HUB_OFFLINE=1 then"
+        f" uses the cache alone), pass a local directory holding the checkpoint, or use --model tiny (the bundled"
+        f" test model)"
     )
+
+
+def check_reachable(source: ModelSource, timeout: float = HUB_PROBE_SECONDS) -> None:
+    """Raise :class:`ModelError` at once when a hub model is neither cached nor reachable.
+
+    A local directory, or a hub model whose ``config.json`` is in the cache,
+    passes without the network. Otherwise a TCP connection to the hub (or to
+    the proxy that reaches it) must open within ``timeout`` seconds: without a
+    route to the hub, huggingface_hub's own retries take half a minute and
+    print every warning twice.
+    """
+    if source.is_local:
+        return
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(source.location, "config.json"), str):
+        return
+    if _offline():
+        raise _not_cached(source.location)
+    why = _hub_unreachable(timeout)
+    if why:
+        raise _not_cached(source.location, why)
+
+
+def _hub_unreachable(timeout: float) -> str | None:
+    """Why no TCP connection to the hub (``HF_ENDPOINT``) or its proxy opens within ``timeout`` s; None when one does."""
+    import urllib.parse
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    endpoint = urllib.parse.urlsplit(constants.ENDPOINT)
+    host, port = endpoint.hostname or "", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(endpoint.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = via.hostname or "", via.port or 80
+    outcome: list[str | None] = []
+
+    def connect() -> None:  # in a thread: name resolution has no timeout of its own
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            outcome.append(None)
+        except OSError as exc:
+            outcome.append(f"{host}:{port}: {exc.strerror or exc}")
+
+    probe = threading.Thread(target=connect, name="hub-probe", daemon=True)
+    probe.start()
+    probe.join(timeout)
+    return outcome[0] if outcome else f"{host}:{port}: no answer in {timeout:g} s"
 
 
 def _progress_bar_class(report: ProgressCallback):
@@ -200,6 +241,75 @@ def download(source: ModelSource, report: ProgressCallback) -> str:
         raise ModelError(f"cannot download {source.location}: {type(exc).__name__}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A load that passed every check: the model named, where it goes, its shape, its memory plan and engine."""
+
+    source: ModelSource
+    placement: Placement
+    shape: ModelShape
+    plan: MemoryPlan
+    engine: str  # the engine chosen
+    engine_requested: str
+    started: float  # time.monotonic() when the checks began
+
+
+def prepare(
+    model: str,
+    device: str = "auto",
+    dtype: str = "auto",
+    context_tokens: int = 2048,
+    sequences: int = 1,
+    report: ProgressCallback = lambda p: None,
+    engine: str = "auto",
+    reclaimable: tuple[str, int] = ("", 0),
+) -> Prepared:
+    """Every check a load can fail before it touches the model in memory: name, hub, device, engine, shape, fit.
+
+    A hub model must be cached or the hub reachable (:func:`check_reachable`):
+    checked first, since a model that cannot be had cannot be loaded, and the
+    check answers before torch is even imported.
+    ``reclaimable`` is (device kind, bytes) that the model loaded now holds
+    and will give back before this one loads: it counts as free on that kind
+    of device (on the first GPU when there are several). With the CTranslate2
+    engine the plan counts its copy of the weights too.
+    """
+    started = time.monotonic()
+    source = resolve(model)
+    check_reachable(source)  # first: it takes milliseconds, where placing the model first imports torch
+    placement = place(device, dtype)
+    kind, held = reclaimable
+    if held and kind == placement.kind:
+        placement = replace(placement, free_bytes=(placement.free_bytes[0] + held, *placement.free_bytes[1:]))
+    chosen = choose(engine, placement)
+    shape = read_shape(source)
+    report(Progress("check", f"checking memory for {source.name} on {placement.describe()}"))
+    plan = check_fits(source.name, shape, placement, context_tokens, sequences, weight_share(chosen, placement))
+    if chosen in FAST_ENGINES and plan.devices > 1:
+        raise EngineError(f"the {chosen} engine cannot run here: {source.name} needs {plan.devices} GPUs")
+    log.info("memory plan for %s: %s", source.name, plan.describe())
+    return Prepared(source, placement, shape, plan, chosen, engine, started)
+
+
+def load_prepared(prepared: Prepared, directory: str, report: ProgressCallback = lambda p: None) -> LoadedModel:
+    """Load a checked model from its downloaded ``directory`` and make its backends."""
+    from .decoding import TorchBackend
+
+    source, plan = prepared.source, prepared.plan
+    report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
+    model_obj, tokenizer = _from_pretrained(directory, prepared.placement, plan)
+    report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
+    loaded = LoadedModel(source, prepared.placement, plan, prepared.shape, model_obj, tokenizer,
+                         time.monotonic() - prepared.started, directory, prepared.engine, prepared.engine_requested)
+    if prepared.engine in FAST_ENGINES:
+        _attach_fast(loaded, report)
+    # In order of preference: CTranslate2 serves what it handles, torch everything else.
+    loaded.backends = (*([loaded.fast] if loaded.fast else []), TorchBackend(model_obj, loaded.prompt_cache_tokens()))
+    loaded.load_seconds = time.monotonic() - prepared.started
+    report(Progress("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s"))
+    return loaded
+
+
 def load(
     model: str,
     device: str = "auto",
@@ -209,31 +319,9 @@ def load(
     report: ProgressCallback = lambda p: None,
     engine: str = "auto",
 ) -> LoadedModel:
-    """Check that the model fits, then download and load it; every step is reported.
-
-    With the CTranslate2 engine the plan counts its copy of the weights too.
-    """
-    started = time.monotonic()
-    source = resolve(model)
-    placement = place(device, dtype)
-    chosen = choose(engine, placement)
-    shape = read_shape(source)
-    report(Progress("check", f"checking memory for {source.name} on {placement.describe()}"))
-    plan = check_fits(source.name, shape, placement, context_tokens, sequences, weight_share(chosen, placement))
-    if chosen in FAST_ENGINES and plan.devices > 1:
-        raise EngineError(f"the {chosen} engine cannot run here: {source.name} needs {plan.devices} GPUs")
-    log.info("memory plan for %s: %s", source.name, plan.describe())
-    directory = download(source, report)
-    report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
-    model_obj, tokenizer = _from_pretrained(directory, placement, plan)
-    report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
-    loaded = LoadedModel(source, placement, plan, shape, model_obj, tokenizer, time.monotonic() - started,
-                         directory, chosen, engine)
-    if chosen in FAST_ENGINES:
-        _attach_fast(loaded, report)
-        loaded.load_seconds = time.monotonic() - started
-    report(Progress("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s"))
-    return loaded
+    """Check that the model fits, then download and load it; every step is reported."""
+    prepared = prepare(model, device, dtype, context_tokens, sequences, report, engine)
+    return load_prepared(prepared, download(prepared.source, report), report)
 
 
 def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
@@ -243,7 +331,7 @@ def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
     the load fails with the reason.
     """
     from .ct2 import FastDecoder, check_matches, convert
-    from .decoding import generate
+    from .decoding import generate  # the torch loop, before the backends exist
 
     try:
         path = convert(loaded.model, loaded.tokenizer, loaded.directory, loaded.placement.dtype,

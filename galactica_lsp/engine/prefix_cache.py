@@ -2,7 +2,8 @@
 
 Owns: the prompts the model last prefilled, as token ids with their keys and
 values (one row), one per key (a document, or a feature), a few keys and a
-token budget at most; and, for a new prompt, the stored one that shares the
+budget of buffer tokens at most (a stored prefill keeps the buffer it was
+computed in, room included: that is what the memory plan counts); and, for a new prompt, the stored one that shares the
 longest token prefix with it, as the keys and values of that prefix, so that
 only the new tokens are fed. Typing at the end of a document, or editing in
 its middle, costs the tokens after the edit, not the whole prompt.
@@ -27,6 +28,7 @@ from transformers import DynamicCache
 class _Entry:
     ids: tuple[int, ...]
     layers: tuple[tuple[torch.Tensor, torch.Tensor], ...]  # per layer: keys, values, [1, heads, len(ids), head]
+    held: int  # tokens of the buffers behind the views: len(ids) plus their room
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -40,7 +42,10 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class PrefixCache:
-    """The last prefilled prompt per key; least recently used keys go first when over a bound."""
+    """The last prefilled prompt per key; least recently used keys go first when over a bound.
+
+    ``max_tokens`` bounds the buffer tokens held (room included), not only the prompts' tokens.
+    """
 
     def __init__(self, max_entries: int = 4, max_tokens: int = 8192):
         self.max_entries = max_entries
@@ -77,23 +82,35 @@ class PrefixCache:
         if not layers or layers[0][0].shape[0] != 1 or layers[0][0].shape[-2] != len(ids):
             raise ValueError("a stored prefix must be one row holding exactly its prompt's tokens")
         self._entries.pop(key, None)
-        if len(ids) > self.max_tokens:
+        buffer = getattr(cache.layers[0], "_keys", None)  # a GrowingLayer's buffer; a plain layer has none
+        held = buffer.shape[-2] if buffer is not None else len(ids)
+        if held > self.max_tokens:
             return
-        self._entries[key] = _Entry(tuple(ids), layers)
-        while len(self._entries) > self.max_entries or self.tokens > self.max_tokens:
+        self._entries[key] = _Entry(tuple(ids), layers, held)
+        while len(self._entries) > self.max_entries or self.held_tokens > self.max_tokens:
             self._entries.popitem(last=False)
 
     @property
     def tokens(self) -> int:
+        """Prompt tokens stored."""
         return sum(len(e.ids) for e in self._entries.values())
 
+    @property
+    def held_tokens(self) -> int:
+        """Buffer tokens the stored prompts keep alive, room included."""
+        return sum(e.held for e in self._entries.values())
+
     def clear(self) -> None:
+        """Forget every stored prompt and the counts."""
         self._entries.clear()
+        self.lookups = self.hits = self.reused_tokens = 0
 
     def status(self) -> dict:
         return {
             "entries": len(self._entries),
             "tokens": self.tokens,
+            "heldTokens": self.held_tokens,
+            "maxTokens": self.max_tokens,
             "lookups": self.lookups,
             "hits": self.hits,
             "reusedTokens": self.reused_tokens,

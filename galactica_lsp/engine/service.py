@@ -13,11 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
-from .decoding import Confidence, DecodeSettings, Generation, generate
-from .devices import release_memory
 from .galactica import (
     END_REF_ID,
     EOS_ID,
@@ -31,45 +29,41 @@ from .galactica import (
     sympy_prompt,
     work_prompt,
 )
-from .loading import LoadedModel, ProgressCallback, load
-from .prefix_cache import PrefixCache
-from .worker import Job, Priority, Worker
+from .types import (  # noqa: F401 (the plain types are re-exported for the callers of this module)
+    EXPLAIN_MODES,
+    Confidence,
+    DecodeSettings,
+    Generation,
+    ModelNotReady,
+    Priority,
+    ProgressCallback,
+    Suggestion,
+)
+from .backend import Backend, pick
+from .worker import Job, Worker
+
+if TYPE_CHECKING:
+    from .loading import LoadedModel
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-EXPLAIN_MODES = ("explain", "work", "sympy")
-
-
-class ModelNotReady(RuntimeError):
-    """A request arrived while no model is loaded (loading, failed, or not asked for)."""
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A reference the model proposed, with how sure it was."""
-
-    reference: Reference
-    confidence: Confidence
-    finish_reason: str
-
-    @property
-    def text(self) -> str:
-        return self.reference.text
-
-
 class Galactica:
-    """The tasks, over one loaded model. Called on the worker thread only."""
+    """The tasks, over one loaded model's backends. Called on the worker thread only.
+
+    Each request goes to the first backend that handles its decoding (see
+    ``backend.pick``); nothing here knows which backends there are.
+    """
 
     def __init__(self, loaded: LoadedModel):
         self.loaded = loaded
-        self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.max_positions = loaded.shape.max_positions
-        self.prefixes = PrefixCache(max_tokens=loaded.prompt_cache_tokens())
-        self.fast = loaded.fast  # the CTranslate2 decoder, for greedy and sampled requests
-        self.served = dict.fromkeys(["torch"] + ([self.fast.name] if self.fast else []), 0)  # requests per engine
+        self.backends: tuple[Backend, ...] = loaded.backends
+        self.served = dict.fromkeys((b.name for b in self.backends), 0)  # requests per backend
         self.last_engine: str | None = None
+        self.snapshot: dict = {}  # what status() shows; replaced (never changed) on the worker thread
+        self.publish()
 
     def warm_up(self) -> None:
         """Run each kind of forward pass once (a prefill, one from a cached prefix, decoding steps) and forget them.
@@ -82,27 +76,47 @@ class Galactica:
         settings = DecodeSettings(max_new_tokens=3, stop_token_ids=())
         self.complete(text, settings, key="warm-up")
         self.complete(text + " and on", settings, key="warm-up")
-        # Beams (citations, several suggestions) run on torch whichever engine serves the rest.
+        # Beams (citations, several suggestions) run on a backend that has them, whichever serves the rest.
         self.complete(text, replace(settings, strategy="beam", num_beams=2, num_return=2), key="warm-up")
-        self.prefixes.clear()
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop every backend's stored prefixes and the request counts."""
+        for backend in self.backends:
+            backend.forget()
         self.served = dict.fromkeys(self.served, 0)
         self.last_engine = None
+        self.publish()
+
+    def publish(self) -> None:
+        """Take the status snapshot here, on the worker thread, where the caches change."""
+        engine: dict = {"served": dict(self.served), "last": self.last_engine}
+        for backend in self.backends:
+            engine.update(backend.status())
+        self.snapshot = engine
 
     def encode(self, text: str, budget: int, new_document: bool = False) -> list[int]:
-        """Token ids of ``text`` (sequence spans escaped), cut to at most ``budget`` tokens from its end.
+        """Token ids of ``text`` (sequence spans escaped), at most ``budget`` of them, cut from its start.
 
         Over budget, the start is cut in steps of a quarter budget rather than
         token by token, so that the prompts of successive keystrokes keep the
-        same start and the prefix cache serves them.
+        same start and the prefix cache serves them. A cut text no longer
+        starts the document: it gets no new-document ``</s>``.
         """
+        budget = max(budget, 1)
         ids = self.tokenizer(escape_sequences(text), add_special_tokens=False)["input_ids"]
         keep = budget - 1 if new_document else budget
         if len(ids) > keep:
             step = max(1, keep // 4)
-            ids = ids[-(-(len(ids) - keep) // step) * step :]
+            return ids[-(-(len(ids) - keep) // step) * step :]
         if new_document:
             return [EOS_ID] + ids
         return ids if ids else [EOS_ID]  # an empty text starts a new document
+
+    def prompt_budget(self, settings: DecodeSettings, budget: int | None) -> int:
+        """Prompt tokens allowed: ``budget`` (the user's contextTokens), and room for the new tokens in any case."""
+        room = self.max_positions - settings.max_new_tokens
+        return room if budget is None else min(budget, room)
 
     def generate(
         self,
@@ -111,22 +125,19 @@ class Galactica:
         cancelled: Callable[[], bool],
         new_document: bool = False,
         key: str = "",
+        budget: int | None = None,
     ) -> list[Generation]:
-        """Decode after ``prompt``; ``key`` (a document) names the prefix-cache entry this prefill replaces.
-
-        Greedy and sampled requests go to CTranslate2 when it is loaded; beams to torch.
-        """
-        budget = self.max_positions - settings.max_new_tokens
-        ids = self.encode(prompt, budget, new_document)
+        """Decode after ``prompt``, cut to ``budget`` tokens; ``key`` (a document) names the prefix slot it replaces."""
+        ids = self.encode(prompt, self.prompt_budget(settings, budget), new_document)
         text_of = lambda t: decode(self.tokenizer, t)  # noqa: E731
-        if self.fast is not None and self.fast.handles(settings):
-            generations = self.fast.generate(ids, settings, text_of, cancelled)
-        else:
-            generations = generate(self.model, ids, settings, text_of, cancelled, self.prefixes, key)
-        engine = generations[0].engine if generations else "torch"
-        self.served[engine] = self.served.get(engine, 0) + 1
-        self.last_engine = engine
-        log.debug("%s served %s (%d prompt tokens, %d reused)", engine, key, len(ids),
+        backend = pick(self.backends, settings)
+        try:
+            generations = backend.generate(ids, settings, text_of, cancelled, key)
+        finally:
+            self.served[backend.name] = self.served.get(backend.name, 0) + 1
+            self.last_engine = backend.name
+            self.publish()
+        log.debug("%s served %s (%d prompt tokens, %d reused)", backend.name, key, len(ids),
                   generations[0].reused_tokens if generations else 0)
         return generations
 
@@ -137,9 +148,10 @@ class Galactica:
         cancelled: Callable[[], bool] = lambda: False,
         new_document=False,
         key: str = "complete",
+        budget: int | None = None,
     ) -> list[Generation]:
-        """Continue a text: ghost text and the completion menu."""
-        return self.generate(text, settings, cancelled, new_document, key)
+        """Continue a text: ghost text and the completion menu; the prompt is at most ``budget`` tokens."""
+        return self.generate(text, settings, cancelled, new_document, key, budget)
 
     def cite(
         self,
@@ -149,6 +161,7 @@ class Galactica:
         max_new_tokens: int = 48,
         cancelled: Callable[[], bool] = lambda: False,
         time_limit: float | None = None,
+        budget: int | None = None,
     ) -> list[Suggestion]:
         """Reference suggestions for the end of ``text`` by galai's rules, most probable first.
 
@@ -172,7 +185,7 @@ class Galactica:
         )
         seen: set[str] = set()
         found: list[Suggestion] = []
-        for gen in self.generate(prompt, settings, cancelled, key="cite"):
+        for gen in self.generate(prompt, settings, cancelled, key="cite", budget=budget):
             if gen.finish_reason != "stop":
                 continue  # never closed with [END_REF]: a run-on, not a reference
             reference = clean_reference(typed + gen.text)
@@ -189,6 +202,7 @@ class Galactica:
         max_new_tokens: int = 96,
         cancelled: Callable[[], bool] = lambda: False,
         time_limit: float | None = None,
+        budget: int | None = None,
     ) -> Generation:
         """A formula in plain English, step by step (``<work>``), or as SymPy code."""
         prompts = {"explain": explain_prompt, "work": work_prompt, "sympy": sympy_prompt}
@@ -199,7 +213,8 @@ class Galactica:
             stop_strings=("```",) if mode == "sympy" else (),
             time_limit=time_limit,
         )
-        generation = self.generate(prompts[mode](latex), settings, cancelled, new_document=True, key="explain")[0]
+        generation = self.generate(prompts[mode](latex), settings, cancelled, new_document=True, key="explain",
+                                   budget=budget)[0]
         text = generation.text.strip()
         return replace(generation, text=text)
 
@@ -216,7 +231,8 @@ class Engine:
 
     @property
     def loaded(self) -> LoadedModel | None:
-        return self._galactica.loaded if self._galactica else None
+        galactica = self._galactica  # read once: a reload may swap it between two reads
+        return galactica.loaded if galactica is not None else None
 
     def start_load(
         self,
@@ -227,15 +243,35 @@ class Engine:
         sequences: int = 1,
         report: ProgressCallback = lambda p: None,
         engine: str = "auto",
-    ):
-        """Queue a (re)load as a control job: the old model is dropped first, then the new one checked and loaded."""
+    ) -> Job[LoadedModel]:
+        """Queue a (re)load as a control job: check the new model first, then drop the old one and load.
+
+        The checks (the name, the device and dtype, the engine, the shape, the
+        memory fit counting what the old model gives back, and that the hub
+        is reachable when the files are not cached) run before anything is
+        unloaded: when one fails, the old model stays loaded and serving
+        (``state`` stays "ready") and the job's future raises the error.
+        """
         with self._lock:
-            self.state, self.error = "loading", None
+            if self.state != "ready":
+                self.state, self.error = "loading", None
 
         def job(cancelled: Callable[[], bool]) -> LoadedModel:
+            from .loading import download, load_prepared, prepare
+
+            try:
+                prepared = prepare(model, device, dtype, context_tokens, sequences, report, engine,
+                                   reclaimable=self._reclaimable())
+            except BaseException as exc:
+                with self._lock:
+                    if self._galactica is None:
+                        self.state, self.error = "error", str(exc)
+                raise
+            with self._lock:
+                self.state, self.error = "loading", None
             self._unload()
             try:
-                loaded = load(model, device, dtype, context_tokens, sequences, report, engine)
+                loaded = load_prepared(prepared, download(prepared.source, report), report)
                 galactica = Galactica(loaded)
                 warm = time.monotonic()
                 galactica.warm_up()
@@ -254,11 +290,22 @@ class Engine:
         """Load and wait (command line)."""
         return self.start_load(model, **kwargs).future.result()
 
+    def _reclaimable(self) -> tuple[str, int]:
+        """(device kind, bytes) the loaded model holds and gives back when unloaded."""
+        loaded = self.loaded
+        return (loaded.placement.kind, _memory_in_use(loaded)) if loaded is not None else ("", 0)
+
     def _unload(self) -> None:
+        """Drop the model and everything kept for it: stored prefixes, request counts, the last engine."""
         with self._lock:
             old, self._galactica = self._galactica, None
+            if self.state == "ready":
+                self.state = "empty"
         if old is not None:
+            from .devices import release_memory
+
             kind = old.loaded.placement.kind
+            old.forget()
             del old
             release_memory(kind)
 
@@ -298,9 +345,11 @@ class Engine:
         return "no model is loaded"
 
     def status(self) -> dict:
-        loaded = self.loaded
+        """The engine's state; safe from any thread (the cache figures are the worker's last snapshot)."""
+        galactica = self._galactica
         status = {"state": self.state, "error": self.error, "queued": self.worker.pending()}
-        if loaded is not None:
+        if galactica is not None:
+            loaded = galactica.loaded
             status.update(
                 model=loaded.source.name,
                 location=loaded.source.location,
@@ -311,13 +360,10 @@ class Engine:
                 memoryInUse=_memory_in_use(loaded),
                 loadSeconds=round(loaded.load_seconds, 3),
             )
-        galactica = self._galactica
-        if galactica is not None:
-            status["prefixCache"] = galactica.prefixes.status()
-            status["engine"] = {"name": loaded.engine, "asked": loaded.engine_requested, "served": dict(galactica.served),
-                                "last": galactica.last_engine}
-            if galactica.fast is not None:
-                status["engine"]["staticPromptCache"] = galactica.fast.status()
+            snapshot = galactica.snapshot
+            status["engine"] = {"name": loaded.engine, "asked": loaded.engine_requested, **snapshot}
+            if "prefixCache" in snapshot:
+                status["prefixCache"] = snapshot["prefixCache"]
         status["lastLatencies"] = [
             {"label": t.label, "waitedMs": round(t.waited * 1000, 1), "ranMs": round(t.ran * 1000, 1), "outcome": t.outcome}
             for t in list(self.worker.timings)[-8:]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import enum
 import itertools
 import logging
 import queue
@@ -19,29 +18,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .decoding import Cancelled
+from .types import Cancelled, Priority, Timing  # noqa: F401 (Priority and Timing re-exported)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class Priority(enum.IntEnum):
-    """Lower runs first: what the user waits for while typing goes before background work."""
-
-    CONTROL = 0  # loading and unloading the model
-    INTERACTIVE = 1  # ghost text, completion menu, citations
-    BACKGROUND = 2  # hover and code-action explanations, warm-up
-
-
-@dataclass(frozen=True)
-class Timing:
-    label: str
-    waited: float  # seconds in the queue
-    ran: float  # seconds on the worker
-    outcome: str  # "done" | "cancelled" | "error"
 
 
 class Job(Generic[T]):
@@ -100,8 +82,12 @@ class Worker:
     def pending(self) -> int:
         return self._queue.qsize()
 
-    def shutdown(self, wait: bool = True) -> None:
-        """Cancel the running job, drop queued ones, stop the thread."""
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> bool:
+        """Cancel the running job, drop queued ones, stop the thread; whether it has stopped.
+
+        With ``wait``, waits for the running job to see its cancel flag and the thread to end
+        (at most ``timeout`` seconds when given).
+        """
         self._closed = True
         if self.current is not None:
             self.current.cancel()
@@ -114,7 +100,8 @@ class Worker:
                 job.cancel()
         self._queue.put((-1, -1, None))
         if wait:
-            self._thread.join()
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _run(self) -> None:
         while True:

@@ -1,6 +1,9 @@
 """The language server: pygls 2.x, one module per LSP feature.
 
 - ``server``: the server object, shared state and helpers;
+- ``protocol``: what reaches the server and how it answers (framing, JSON-RPC's rules);
+- ``documents``: open documents under one normalised URI, changed exactly as the client changed them;
+- ``transport``: stdio, TCP and WebSocket, one session each, and how the process ends;
 - ``lifecycle``: initialize, settings, closing documents;
 - ``completion``: ghost text and the completion menu;
 - ``citations``: reference suggestions;
@@ -11,14 +14,12 @@
 
 from __future__ import annotations
 
-import logging
+from typing import NoReturn
 
 from ..engine.service import Engine
 from ..settings import Settings
-from . import bibliography, completion, explain, lifecycle
+from . import bibliography, completion, explain, lifecycle, transport
 from .server import GalacticaServer
-
-log = logging.getLogger(__name__)
 
 
 def create_server(engine: Engine | None = None, base_settings: Settings | None = None) -> GalacticaServer:
@@ -28,16 +29,13 @@ def create_server(engine: Engine | None = None, base_settings: Settings | None =
     return server
 
 
-def serve(args) -> int:
-    """Run the server on stdio, TCP or WebSocket; the command-line model options are its defaults."""
+def serve(args) -> NoReturn:
+    """Serve one client on stdio, TCP or WebSocket (``transport``); the command-line model options are its defaults.
+
+    Ends the process: status 0 after ``shutdown`` then ``exit``, or when the client goes away; 1 for ``exit``
+    without ``shutdown``.
+    """
     base = Settings(model=args.model, device=args.device, dtype=args.dtype, engine=args.engine)
     server = create_server(base_settings=base)
-    if args.tcp:
-        log.info("serving on tcp://%s:%d", args.host, args.port)
-        server.start_tcp(args.host, args.port)
-    elif args.ws:
-        log.info("serving on ws://%s:%d", args.host, args.port)
-        server.start_ws(args.host, args.port)
-    else:
-        server.start_io()
-    return 0
+    how = "tcp" if args.tcp else "ws" if args.ws else "stdio"
+    transport.run(server, how, args.host, args.port)

@@ -39,7 +39,7 @@ from ..bibliography.match import LibraryMatch, MatchIndex
 from ..bibliography.parse import Bibliography, parse_bib, read_bib
 from ..bibliography.stub import append_stub, suggested_key, unique_key, write_stub
 from ..engine.galactica import Reference, find_references
-from ..engine.service import Suggestion
+from ..engine.types import Suggestion
 from .server import GalacticaServer, OpenDocument
 
 log = logging.getLogger(__name__)
@@ -331,7 +331,7 @@ async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: dict[str, Any],
         held = ls.document(bib_uri)
         stub = append_stub(held.text, title, author, taken, wanted)
         at = held.position(stub.offset, ls.encoding)
-        edits[bib_uri] = [types.TextEdit(range=types.Range(at, at), new_text=stub.text)]
+        edits[held.uri] = [types.TextEdit(range=types.Range(at, at), new_text=stub.text)]
         written = False
     else:
         stub = await asyncio.to_thread(write_stub, bib, title, author, taken, wanted)

@@ -25,8 +25,7 @@ from ..analysis.context import prompt_before
 from ..analysis.triggers import CitationTrigger
 from ..bibliography.match import LibraryMatch
 from ..engine.galactica import END_REF, START_REF
-from ..engine.service import ModelNotReady, Suggestion
-from ..engine.worker import Priority
+from ..engine.types import ModelNotReady, Priority, Suggestion
 from .bibliography import DocumentLibrary, library_for, made_up_key, remember
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
@@ -101,7 +100,8 @@ async def suggest(ls: GalacticaServer, doc: OpenDocument, prompt: str) -> list[S
     try:
         return await ls.model(
             lambda g, cancelled: g.cite(
-                prompt, s.citation_suggestions, s.diversity, 48, cancelled, time_limit=s.time_limit
+                prompt, s.citation_suggestions, s.diversity, 48, cancelled, time_limit=s.time_limit,
+                budget=s.context_tokens,
             ),
             Priority.INTERACTIVE,
             "citation",

@@ -24,9 +24,7 @@ from pygls.capabilities import get_capability
 from ..analysis.context import looks_binary, prompt_before
 from ..analysis.gate import completion_gate
 from ..analysis.triggers import citation_trigger_at
-from ..engine.decoding import DecodeSettings
-from ..engine.service import ModelNotReady
-from ..engine.worker import Priority
+from ..engine.types import DecodeSettings, ModelNotReady, Priority
 from .citations import citation_items
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import window_at
@@ -100,7 +98,8 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
     try:
         generations = await ls.model(
             lambda g, cancelled: g.complete(
-                prompt.text, settings, cancelled, new_document=prompt.starts_document, key=doc.uri
+                prompt.text, settings, cancelled, new_document=prompt.starts_document, key=doc.uri,
+                budget=ls.settings.context_tokens,
             ),
             Priority.INTERACTIVE,
             f"{feature} completion",

@@ -28,9 +28,7 @@ from ..analysis.context import prompt_before
 from ..analysis.gate import in_prose
 from ..analysis.insertion import insertion_for
 from ..analysis.math_spans import math_span_at
-from ..engine.decoding import Cancelled, DecodeSettings, Generation
-from ..engine.service import ModelNotReady
-from ..engine.worker import Priority
+from ..engine.types import Cancelled, DecodeSettings, Generation, ModelNotReady, Priority
 from ..settings import to_wire
 from .bibliography import quick_fixes
 from .citations import described, suggest
@@ -113,7 +111,8 @@ async def explanation(ls: GalacticaServer, doc: OpenDocument, latex: str, mode: 
         return cached
     s = ls.settings
     work = ls.model(
-        lambda g, cancelled: g.explain(latex, mode, s.explain_max_tokens, cancelled, time_limit=s.time_limit),
+        lambda g, cancelled: g.explain(latex, mode, s.explain_max_tokens, cancelled, time_limit=s.time_limit,
+                                       budget=s.context_tokens),
         Priority.BACKGROUND,
         label,
         supersede=(doc.uri, label),
@@ -280,7 +279,8 @@ def register(server: GalacticaServer) -> None:
                                   time_limit=ls.settings.time_limit)
         async with _progress(ls, "Galactica: continue paragraph") as cancelled_by:
             gens = await _cancellable(
-                ls.model(lambda g, c: g.complete(prompt.text, settings, c, new_document=prompt.starts_document),
+                ls.model(lambda g, c: g.complete(prompt.text, settings, c, new_document=prompt.starts_document,
+                                                 budget=ls.settings.context_tokens),
                          Priority.BACKGROUND, "continue paragraph", supersede=(doc.uri, "continue")),
                 cancelled_by,
             )

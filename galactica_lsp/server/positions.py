@@ -5,7 +5,8 @@ UTF-16 code units unless the client chose UTF-8 or UTF-32) to a code-point
 offset and back, tolerating what clients send: lines or characters past the
 end (clamped to the end), and a UTF-16 column that splits a surrogate pair
 (𝑥, emoji: moved to the start of that character). Lines end at ``\\n``,
-``\\r\\n`` or ``\\r`` as the protocol says.
+``\\r\\n`` or ``\\r`` as the protocol says, and nowhere else (not at
+``\\f``, ``\\v``, U+0085, U+2028 or the other breaks ``str.splitlines`` knows).
 """
 
 from __future__ import annotations
@@ -18,8 +19,17 @@ from lsprotocol import types
 _BREAK = re.compile(r"\r\n|\r|\n")
 
 
+ENCODINGS = ("utf-8", "utf-16", "utf-32")
+
+
+def encoding_name(kind: object) -> str:
+    """``utf-8``, ``utf-16`` or ``utf-32`` for a negotiated ``PositionEncodingKind`` (UTF-16 when none)."""
+    value = getattr(kind, "value", kind)
+    return value if value in ENCODINGS else "utf-16"
+
+
 class LineIndex:
-    """Start offsets of every line of one text; build once per document version."""
+    """Start offsets of every line of one text; built once per text (``documents.SyncedDocument.index``)."""
 
     def __init__(self, text: str):
         self.text = text

@@ -2,9 +2,9 @@
 
 Owns: :class:`GalacticaServer` (a pygls ``LanguageServer``) with the engine,
 the current settings, background tasks kept referenced with their failures
-logged, open-document lookup with a cached line index, the "latest request
-wins" rule per document and feature, the ``galactica/status`` notification,
-and the model's life cycle (load after ``initialized``, reload when the model
+logged, open-document lookup (``documents``: one normalised URI, a line
+index per text), the "latest request wins" rule per document and feature,
+the ``galactica/status`` notification, and the model's life cycle (load after ``initialized``, reload when the model
 settings change, progress through ``window/workDoneProgress``).
 """
 
@@ -15,22 +15,20 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
-from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
-from ..engine.decoding import Cancelled
-from ..engine.loading import Progress
 from ..engine.service import Engine, Galactica
-from ..engine.worker import Job, Priority
+from ..engine.types import Cancelled, Priority, Progress
+from ..engine.worker import Job
 from ..settings import SECTION, Settings, parse
-from .positions import LineIndex
+from .documents import Documents, OpenDocument
+from .positions import encoding_name
+from .protocol import GalacticaProtocol
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,49 +40,6 @@ MAX_DOCUMENT_CHARS = 50_000_000
 
 class Superseded(Exception):
     """A newer request for the same document and feature replaced this one."""
-
-
-@dataclass
-class OpenDocument:
-    uri: str
-    text: str
-    language: str
-    version: int | None
-    index: LineIndex
-
-    def offset(self, position: types.Position, encoding: str) -> int:
-        return self.index.offset(position, encoding)
-
-    def position(self, offset: int, encoding: str) -> types.Position:
-        return self.index.position(offset, encoding)
-
-    def range(self, start: int, end: int, encoding: str) -> types.Range:
-        return types.Range(self.position(start, encoding), self.position(end, encoding))
-
-
-class _Answered:
-    """A request that could not be read and has already been answered with an error."""
-
-    jsonrpc = "2.0"
-
-
-class GalacticaProtocol(LanguageServerProtocol):
-    """pygls's protocol, except that a request it cannot read is answered, never dropped."""
-
-    def structure_message(self, data):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if not (isinstance(data, dict) and "id" in data and "method" in data):
-                raise
-            log.warning("cannot read %s request %r: %s", data.get("method"), data.get("id"), exc.__cause__)
-            message = f"{exc.message or type(exc).__name__}: the parameters of {data['method']} could not be read"
-            self._send_response(data["id"], error=types.ResponseError(code=exc.code, message=message))
-            return _Answered()
-
-    def handle_message(self, message):
-        if not isinstance(message, _Answered):
-            super().handle_message(message)
 
 
 class GalacticaServer(LanguageServer):
@@ -101,17 +56,12 @@ class GalacticaServer(LanguageServer):
         self.initialization_options: Any = None
         self.tasks: set[asyncio.Task] = set()
         self._latest: dict[tuple[str, str], Job] = {}
-        self._indexes: dict[str, tuple[int | None, int, LineIndex]] = {}
         self._loaded_key: tuple[str, str, str] | None = None
         self.latencies: dict[str, float] = {}
         self.shown: dict[str, Any] = {}  # per document, the last suggestions answered (completion.Shown)
 
     def report_server_error(self, error: Exception, source) -> None:
-        """A body that is not JSON gets JSON-RPC's parse error (id null); nothing is shown to the user."""
-        if isinstance(error, ValueError) and not isinstance(error, JsonRpcException):
-            log.warning("unreadable message: %s", error)
-            self.protocol._send_response(None, error=types.ResponseError(code=-32700, message=f"Parse error: {error}"))
-            return
+        """Logged, never shown: requests already carry their error (``protocol``), the rest is the log's."""
         log.error("server error from %s: %s", getattr(source, "__name__", source), error)
 
     # -- background work -------------------------------------------------
@@ -133,23 +83,24 @@ class GalacticaServer(LanguageServer):
 
     @property
     def encoding(self) -> str:
-        return str(self.workspace.position_encoding or "utf-16")
+        """The negotiated position encoding: ``utf-8``, ``utf-16`` or ``utf-32``."""
+        return encoding_name(self.workspace.position_encoding)
+
+    @property
+    def workspace(self) -> Documents:
+        return self.protocol.workspace
 
     def document(self, uri: str) -> OpenDocument | None:
-        """An open document, or None (with a log line) for one the client never opened."""
-        if uri not in self.workspace.text_documents:
+        """An open document under any spelling of its URI, or None (with a log line) for one never opened."""
+        synced = self.workspace.find(uri)
+        if synced is None:
             log.info("request for %s, which is not open: answered empty", uri)
             return None
-        doc = self.workspace.get_text_document(uri)
-        text = doc.source
-        cached = self._indexes.get(uri)
-        if cached is None or cached[0] != doc.version or cached[1] != len(text):
-            cached = (doc.version, len(text), LineIndex(text))
-            self._indexes[uri] = cached
-        return OpenDocument(uri, text, normalise_language(doc.language_id, uri), doc.version, cached[2])
+        language = normalise_language(synced.language_id, synced.uri)
+        return OpenDocument(synced.uri, synced.source, language, synced.version, synced.index)
 
     def forget(self, uri: str) -> None:
-        self._indexes.pop(uri, None)
+        """A document closed: drop what was kept for it and cancel its work."""
         self.shown.pop(uri, None)
         for key in [k for k in self._latest if k[0] == uri]:
             job = self._latest.pop(key)

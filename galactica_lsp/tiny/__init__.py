@@ -10,7 +10,8 @@ so tests can assert real outputs of the real loading and decoding code.
 Rebuild with ``python -m galactica_lsp.tiny.build``.
 """
 
-from pathlib import Path
+# The checked-in artifact (config, generation config, safetensors weights, tokenizer files); the engine's
+# catalogue names where it lives, so that the engine never imports this package.
+from ..engine.catalogue import TINY_MODEL_DIR
 
-# The checked-in artifact: config, generation config, safetensors weights and tokenizer files.
-TINY_MODEL_DIR = Path(__file__).resolve().parent / "model"
+__all__ = ["TINY_MODEL_DIR"]

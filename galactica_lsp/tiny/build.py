@@ -247,7 +247,7 @@ def greedy(model, prompt_ids: list[int], max_new_tokens: int, stop_ids=(EOS_ID,)
         if token in stop_ids:
             break
         # Feed it back, reusing the cache of everything before it.
-        out = model(input_ids=torch.tensor([[token]]), past_key_values=out.past_key_values, use_cache=True)
+        out = model(input_ids=torch.tensor([[token]]), cache=out.cache, use_cache=True)
     return generated
 
 

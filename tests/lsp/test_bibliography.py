@@ -21,7 +21,7 @@ from galactica_lsp.bibliography.parse import read_bib
 from galactica_lsp.bibliography.stub import NOTE, suggested_key
 from galactica_lsp.settings import Settings
 
-from .conftest import open_document
+from .conftest import LOAD_TIMEOUT, open_document
 
 FIXTURE = Path(__file__).parent.parent / "bibliography" / "fixtures" / "library.bib"
 THRESHOLD = Settings().bib_match_threshold
@@ -101,7 +101,7 @@ async def test_markdown_front_matter_bibliography(client, project, tiny_engine, 
     check_items(result.items, wanted)
 
 
-async def wait_for(condition, timeout: float = 20.0):
+async def wait_for(condition, timeout: float = LOAD_TIMEOUT):  # a hang guard only
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
