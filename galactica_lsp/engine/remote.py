@@ -268,7 +268,9 @@ class RemoteClient:
     # -- the connection and its failures --------------------------------------------------------
 
     def _headers(self, body: bytes | None, stream: bool) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream" if stream else "application/json", "Connection": "keep-alive"}
+        # No "Connection: keep-alive" (HTTP/1.1 keeps connections anyway): with it, vLLM 0.32 held a streamed
+        # reply back until the whole completion was done.
+        headers = {"Accept": "text/event-stream" if stream else "application/json"}
         if body is not None:
             headers["Content-Type"] = "application/json"
         if self._key:

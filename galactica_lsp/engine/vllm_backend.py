@@ -35,9 +35,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from typing import TYPE_CHECKING
+
 from .backend import Backend, CancelCheck, Capabilities, Decode, Finisher, Hypothesis, check_prompt
-from .remote import Aborted, Choice, Completion, RemoteClient, completion_body
-from .types import Cancelled, DecodeSettings, Generation
+from .catalogue import ModelShape
+from .devices import Placement
+from .galactica import configure_tokenizer
+from .memory import MemoryPlan
+from .remote import Aborted, Choice, Completion, RemoteClient, RemoteError, ServedModel, api_key_from_env, completion_body
+from .types import Cancelled, DecodeSettings, Generation, Progress, ProgressCallback
+
+if TYPE_CHECKING:
+    from .loading import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +207,85 @@ def _distinct(hyps: list[Hypothesis]) -> list[Hypothesis]:
 
 def _ranked(hyps: list[Hypothesis], settings: DecodeSettings) -> list[Hypothesis]:
     return sorted(hyps, key=lambda h: -h.normalised(settings.length_penalty))
+
+
+# -- connecting: the remote engine's "load" ----------------------------------------------------------
+
+REMOTE_ENGINES = ("vllm",)
+# Special tokens, digits, a newline and markup: a served tokenizer that is not Galactica's differs here.
+TOKENIZER_PROBE = "Attention [START_REF] Attention is All you Need, Vaswani[END_REF] 2048 <work>\n$x^2$ [START_DNA]"
+
+
+def connect(model: str, endpoint: str, report: ProgressCallback = lambda p: None, api_key: str | None = None,
+            **client_options) -> LoadedModel:
+    """Check the endpoint and the served model, and return a loaded model whose one backend is vLLM.
+
+    ``model`` (a size, ``tiny``, a hub id or a directory) picks the served model
+    when the server has several, and is where the tokenizer files come from
+    (all Galactica sizes share one tokenizer; a hub id downloads only those
+    files). The served tokenizer must give the same ids as this one on a probe
+    text. No weights are loaded and no memory is checked here: the status shows
+    the served model's size (fp16 weights, from its shape).
+    """
+    from .loading import LoadedModel, ModelError, read_shape, resolve, tokenizer_directory
+
+    started = time.monotonic()
+    if not endpoint.strip():
+        raise ModelError("the vllm engine needs an endpoint: --endpoint URL, or the setting galactica.endpoint")
+    try:
+        client = RemoteClient(endpoint, api_key if api_key is not None else api_key_from_env(), **client_options)
+    except ValueError as exc:
+        raise ModelError(str(exc)) from None
+    report(Progress("check", f"checking {client.url}"))
+    try:
+        client.health()
+        served_models = client.models()
+        if not served_models:
+            raise ModelError(f"{client.url} serves no model")
+        source = resolve(model)
+        served = next((m for m in served_models if model in (m.id, m.root) or source.location in (m.id, m.root)),
+                      served_models[0])
+        report(Progress("load", f"reading the tokenizer of {source.name}"))
+        tokenizer = configure_tokenizer(_auto_tokenizer(tokenizer_directory(source)))
+        ours = tokenizer(TOKENIZER_PROBE, add_special_tokens=False)["input_ids"]
+        theirs = client.tokenize(served.id, TOKENIZER_PROBE)
+    except RemoteError as exc:
+        client.close()
+        raise ModelError(f"vllm at {client.url}: {exc}") from None
+    if theirs != ours:
+        client.close()
+        raise ModelError(f"the model served at {client.url} ({served.id}) does not use the tokenizer of {source.name}:"
+                         f" a probe text gives other token ids ({theirs[:8]}… against {ours[:8]}…)")
+    shape = _served_shape(served, source, read_shape, resolve)
+    if len(tokenizer) > shape.vocab_size:
+        raise ModelError(f"the tokenizer of {source.name} has {len(tokenizer)} tokens, the served model {shape.vocab_size}")
+    if served.max_model_len:
+        shape = replace(shape, max_positions=min(shape.max_positions, served.max_model_len))
+    served_source = replace(source, name=source.name, location=served.id)
+    placement = Placement(kind="remote", dtype="float16", free_bytes=(0,), names=(client.url,))
+    plan = MemoryPlan(weights=shape.weight_bytes("float16"), kv_cache=0, working=0, available=0, devices=0)
+    backend = VllmBackend(client, served.id, served.max_model_len)
+    loaded = LoadedModel(served_source, placement, plan, shape, None, tokenizer, time.monotonic() - started,
+                         engine="vllm", engine_requested="vllm", backends=(backend,))
+    report(Progress("ready", f"{served.id} at {client.url} ready"))
+    return loaded
+
+
+def _auto_tokenizer(directory: str):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(directory)
+
+
+def _served_shape(served: ServedModel, source, read_shape, resolve) -> ModelShape:
+    """The served model's shape when its name says it (a catalogue hub id, a directory here), else ``source``'s."""
+    from .loading import ModelError
+
+    for name in (served.root, served.id):
+        try:
+            candidate = resolve(name)
+            if candidate.entry is not None or candidate.is_local:
+                return read_shape(candidate)
+        except ModelError:
+            continue
+    return read_shape(source)

@@ -194,7 +194,7 @@ class GalacticaServer(LanguageServer):
         for error in errors:
             self.show(error)
         self.settings = settings
-        key = (settings.model, settings.device, settings.dtype, settings.engine)
+        key = (settings.model, settings.device, settings.dtype, settings.engine, settings.endpoint)
         if key != self._loaded_key:
             self._loaded_key = key
             self.run_task(self.load_model(), f"load {settings.model}")
@@ -213,7 +213,7 @@ class GalacticaServer(LanguageServer):
 
         self.notify_status("loading", f"loading {s.model}")
         job = self.engine.start_load(
-            s.model, device=s.device, dtype=s.dtype, engine=s.engine,
+            s.model, device=s.device, dtype=s.dtype, engine=s.engine, endpoint=s.endpoint,
             context_tokens=s.context_tokens + s.max_new_tokens,
             sequences=max(s.suggestions, s.citation_suggestions), report=report,
         )

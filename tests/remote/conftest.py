@@ -242,3 +242,29 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return cert, key
+
+
+@pytest.fixture(scope="session")
+def local_engine():
+    """The same model loaded here with the torch engine: what the remote engine's answers are compared with."""
+    from galactica_lsp.engine.service import Engine
+
+    engine = Engine()
+    engine.load(str(MODEL_DIR), device="cpu", dtype="float32", context_tokens=512, sequences=5, engine="torch")
+    yield engine
+    engine.shutdown()
+
+
+@pytest.fixture(scope="session")
+def remote_engine(vllm_server):
+    """An Engine whose model is the vLLM server's (engine vllm), loaded as the server loads it."""
+    from galactica_lsp.engine.service import Engine
+
+    os.environ["GALACTICA_LSP_API_KEY"] = vllm_server.api_key
+    engine = Engine()
+    try:
+        engine.load(str(MODEL_DIR), engine="vllm", endpoint=vllm_server.url)
+    finally:
+        del os.environ["GALACTICA_LSP_API_KEY"]
+    yield engine
+    engine.shutdown()
