@@ -10,7 +10,9 @@ Owns: the checkout's virtual environment ``.venv`` (made on first use, repaired 
 run was interrupted, installed again when ``pyproject.toml`` changed, untouched otherwise: then no
 pip runs at all) and, for ``test``, the editor tests' tools outside the repository (through
 ``editors/vscode/scripts/setup-test-env.sh``; skipped when the tests asked for leave the editor
-tests out). Needs nothing but the Python 3 it runs on: no make, no other tool.
+tests out) and the remote-engine tests' vLLM (``scripts/setup-vllm.sh``, likewise only when
+``tests/remote`` or the ``remote`` marker can be selected). Needs nothing but the Python 3 it
+runs on: no make, no other tool.
 
 The environment: ``torch==2.13.0`` first and alone (a resolve that starts from the project would
 be free to pick a torch pulling gigabytes of CUDA wheels), then ``-e ".[test]"``. A stamp in
@@ -42,6 +44,10 @@ TOOLS_SCRIPT = ROOT / "editors" / "vscode" / "scripts" / "setup-test-env.sh"
 TOOLS_CANNOT_RUN = 3  # setup-test-env.sh's status when it cannot install here (no apt-get, not root)
 EDITOR_TESTS = ROOT / "tests" / "editors"
 EDITOR_MARK = "editor"
+VLLM_SCRIPT = ROOT / "scripts" / "setup-vllm.sh"
+REMOTE_TESTS = ROOT / "tests" / "remote"
+REMOTE_MARK = "remote"
+VLLM_PYTHON_ENV = "GALACTICA_VLLM_PYTHON"  # where tests/remote finds the vLLM venv's python
 
 TORCH = "torch==2.13.0"
 # The installs, in order; changing them (or pyproject.toml) installs again.
@@ -62,8 +68,9 @@ USAGE = """usage: python3 dev.py serve [galactica-lsp args...]   the language se
        python3 dev.py setup                          only the set-up; prints the server's path
 
 The first run makes .venv here (torch, then the project with its test extra); `test` also installs
-the editor tests' tools under ~/.cache/galactica-lsp/editor-tools. Remove both to start over:
-rm -rf .venv ~/.cache/galactica-lsp/editor-tools"""
+the editor tests' tools under ~/.cache/galactica-lsp/editor-tools and, for the remote-engine tests
+(tests/remote, -m remote), vLLM's CPU build under ~/.cache/galactica-lsp/vllm-venv. Remove them to
+start over: rm -rf .venv ~/.cache/galactica-lsp/editor-tools ~/.cache/galactica-lsp/vllm-venv"""
 
 
 class SetupError(Exception):
@@ -234,8 +241,8 @@ VALUE_OPTIONS = {
 MARK_TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][\w.-]*)")
 
 
-def mark_selects_editor(expression: str) -> bool:
-    """Whether a ``-m`` expression can select a test marked ``editor`` (True when it cannot be read)."""
+def mark_selects_editor(expression: str, mark: str = EDITOR_MARK) -> bool:
+    """Whether a ``-m`` expression can select a test marked ``mark`` (True when it cannot be read)."""
     tokens, pos = [], 0
     while pos < len(expression.rstrip()):
         found = MARK_TOKEN.match(expression, pos)
@@ -244,17 +251,21 @@ def mark_selects_editor(expression: str) -> bool:
         tokens.append(found.group(1))
         pos = found.end()
     words = {"and", "or", "not", "(", ")"}
-    python = " ".join(t if t in words else str(t == EDITOR_MARK) for t in tokens)
+    python = " ".join(t if t in words else str(t == mark) for t in tokens)
     try:
         return bool(eval(python, {"__builtins__": {}}, {}))  # only True/False/and/or/not/parentheses
     except SyntaxError:
         return True
 
 
-def selects_editor_tests(args: list[str], cwd: Path | None = None) -> bool:
-    """Whether ``pytest ARGS`` can run an editor test (then their tools are needed)."""
+def selects_editor_tests(args: list[str], cwd: Path | None = None, tests: Path = EDITOR_TESTS,
+                         mark: str = EDITOR_MARK) -> bool:
+    """Whether ``pytest ARGS`` can run an editor test (then their tools are needed).
+
+    With ``tests`` and ``mark``: whether it can run a test in that folder with that marker.
+    """
     cwd = cwd or Path.cwd()
-    mark, paths, ignored = None, [], []
+    wanted, mark, paths, ignored = mark, None, [], []
     i = 0
     while i < len(args):
         arg = args[i]
@@ -272,9 +283,9 @@ def selects_editor_tests(args: list[str], cwd: Path | None = None) -> bool:
             if path.exists():
                 paths.append(path)
         i += 1
-    if mark is not None and not mark_selects_editor(mark):
+    if mark is not None and not mark_selects_editor(mark, wanted):
         return False
-    editors = EDITOR_TESTS.resolve()
+    editors = tests.resolve()
     if any(editors == path or path in editors.parents for path in ignored):
         return False
     if not paths:
@@ -299,6 +310,34 @@ def ensure_editor_tools() -> None:
                          f"exited {done.returncode}; its messages are above)")
     if time.monotonic() - started > 5:
         say(f"editor test tools ready ({time.monotonic() - started:.0f} s)")
+
+
+# Head sizes vLLM's CPU attention supports (tests/remote/conftest.py checks the same).
+VLLM_CPU_HEAD_SIZES = (32, 64, 80, 96, 112, 128, 160, 192, 224, 256, 512)
+
+
+def vllm_cannot_serve_tiny() -> str | None:
+    """Why vLLM's CPU build cannot serve the bundled tiny model (its head size), or None when it can."""
+    config = json.loads((ROOT / "galactica_lsp" / "tiny" / "model" / "config.json").read_text())
+    head = config["hidden_size"] // config["num_attention_heads"]
+    if head not in VLLM_CPU_HEAD_SIZES:
+        return f"the tiny model's head size {head} is not one vLLM's CPU attention supports"
+    return None
+
+
+def ensure_vllm() -> None:
+    """Install (once, outside the repository) the vLLM that the remote-engine tests start; tell them where it is."""
+    if not sys.platform.startswith("linux") or shutil.which("bash") is None:
+        say("vLLM's CPU build installs on Linux only; the remote-engine tests will be skipped")
+        return
+    started = time.monotonic()
+    done = subprocess.run(["bash", str(VLLM_SCRIPT)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SetupError(f"installing vLLM for the remote-engine tests failed (bash {VLLM_SCRIPT.relative_to(ROOT)} "
+                         f"exited {done.returncode}; its messages are above)")
+    os.environ[VLLM_PYTHON_ENV] = done.stdout.strip().splitlines()[-1]
+    if time.monotonic() - started > 5:
+        say(f"vLLM ready ({time.monotonic() - started:.0f} s)")
 
 
 # -- the commands ------------------------------------------------------------------------------
@@ -330,6 +369,12 @@ def main(argv: list[str]) -> int:
         ensure_venv()
         if verb == "test" and selects_editor_tests(args):
             ensure_editor_tools()
+        if verb == "test" and selects_editor_tests(args, tests=REMOTE_TESTS, mark=REMOTE_MARK):
+            reason = vllm_cannot_serve_tiny()
+            if reason:  # the remote tests skip for the same reason: no 2.6 GB install for them
+                say(f"vLLM not installed: {reason}; the remote-engine tests will be skipped")
+            else:
+                ensure_vllm()
     except SetupError as error:
         say(str(error))
         return EXIT_SETUP

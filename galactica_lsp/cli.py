@@ -30,6 +30,7 @@ from .engine.devices import DEVICES, DTYPES, DeviceError, place
 from .engine.loading import ModelError
 from .engine.memory import DoesNotFitError, estimate
 from .engine.types import DecodeSettings, Progress
+from .engine.vllm_backend import REMOTE_ENGINES
 from .settings import Settings, problem
 from .verify import cli as verify_cli
 
@@ -53,9 +54,12 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help=f"a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory (default {DEFAULT_MODEL})")
     parser.add_argument("--device", default=default(DEFAULTS.device), choices=list(DEVICES))
     parser.add_argument("--dtype", default=default(DEFAULTS.dtype), choices=list(DTYPES) + ["fp32", "fp16", "bf16"])
-    parser.add_argument("--engine", default=default(DEFAULTS.engine), choices=list(ENGINES),
+    parser.add_argument("--engine", default=default(DEFAULTS.engine), choices=list(ENGINES + REMOTE_ENGINES),
                         help="what decodes greedy and sampled text: auto (torch), torch, ctranslate2, "
-                             "or ctranslate2-int8 (int8 weights, faster on a CPU); beams always run on torch")
+                             "or ctranslate2-int8 (int8 weights, faster on a CPU); beams always run on torch; "
+                             "vllm: everything on the vLLM server at --endpoint")
+    parser.add_argument("--endpoint", default=default(DEFAULTS.endpoint),
+                        help="with --engine vllm: the server's URL (API key: $GALACTICA_LSP_API_KEY)")
     parser.add_argument("--max-new-tokens", type=int, default=default(None),
                         help=f"tokens to generate (default: complete {DEFAULTS.max_new_tokens}, cite {CITE_TOKENS},"
                              f" explain {DEFAULTS.explain_max_tokens}, as in the server)")
@@ -124,7 +128,7 @@ def _check(args) -> None:
     """The command's values, checked by the settings' own rules; raises :class:`UsageError` on the first bad one."""
     dtype = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}.get(args.dtype, args.dtype)
     checks = [("--model", "model", args.model), ("--dtype", "dtype", dtype),
-              ("--context-tokens", "context_tokens", args.context_tokens)]
+              ("--context-tokens", "context_tokens", args.context_tokens), ("--endpoint", "endpoint", args.endpoint)]
     if args.command == "complete":
         checks += [("--suggestions", "suggestions", args.suggestions), ("--temperature", "temperature", args.temperature)]
     if args.command == "cite":
@@ -194,7 +198,7 @@ def _run_command(args) -> int:
     tokens = _new_tokens(args)
     engine = Engine()
     try:
-        engine.load(args.model, device=args.device, dtype=args.dtype, engine=args.engine,
+        engine.load(args.model, device=args.device, dtype=args.dtype, engine=args.engine, endpoint=args.endpoint,
                     context_tokens=args.context_tokens + tokens, sequences=sequences, report=_ProgressBar())
         if args.command == "complete":
             out = _complete(engine, args, text, tokens)

@@ -14,10 +14,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .engine.catalogue import SIZES, TINY
 from .engine.ct2 import ENGINES
 from .engine.devices import DEVICES, DTYPES
+from .engine.vllm_backend import REMOTE_ENGINES
 from .verify import SOURCES as VERIFY_SOURCES
 from .verify import check_endpoints
 
@@ -45,6 +47,13 @@ def _between(low: float, high: float) -> Callable[[Any], str | None]:
 
 def _model_name(value: str) -> str | None:
     return None if value.strip() else "must name a size, a hub id or a directory"
+
+
+def _endpoint_url(value: str) -> str | None:
+    parts = urlsplit(value.strip())
+    if not value.strip() or (parts.scheme in ("http", "https") and parts.hostname and not parts.username):
+        return None
+    return "must be an http:// or https:// URL with a host and no credentials (the key goes in GALACTICA_LSP_API_KEY)"
 
 
 def _paths(value: list) -> str | None:
@@ -77,7 +86,7 @@ class Settings:
     engine: str = _setting(
         "auto", "What decodes greedy and sampled text: auto (torch, measured the faster in float32), torch,"
         " ctranslate2, or ctranslate2-int8 (int8 weights: faster on a CPU, may differ slightly); beams always run"
-        " on torch.", _one_of(ENGINES)
+        " on torch; vllm: a vLLM server at galactica.endpoint decodes everything.", _one_of(ENGINES + REMOTE_ENGINES)
     )
     max_new_tokens: int = _setting(32, "Tokens generated for a completion.", _between(1, 1024))
     context_tokens: int = _setting(768, "Prompt budget in tokens, built outward from the cursor.", _between(16, 8192))
@@ -122,6 +131,10 @@ class Settings:
     verify_endpoints: dict = _setting(
         {}, "Base URL per source, for mirrors and proxies, e.g. {\"crossref\": \"https://api.crossref.org\"}.",
         _endpoints,
+    )
+    endpoint: str = _setting(
+        "", "With engine vllm: the vLLM server's URL (http:// or https://, e.g. https://vllm.example.org); its API"
+        " key comes from the environment variable GALACTICA_LSP_API_KEY.", _endpoint_url,
     )
 
     def replace(self, **changes) -> Settings:

@@ -241,6 +241,24 @@ def download(source: ModelSource, report: ProgressCallback) -> str:
         raise ModelError(f"cannot download {source.location}: {type(exc).__name__}: {exc}") from exc
 
 
+def tokenizer_directory(source: ModelSource) -> str:
+    """A directory with the checkpoint's config and tokenizer files only (no weights): for a remote engine."""
+    if source.is_local:
+        return source.location
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return snapshot_download(source.location, allow_patterns=_CONFIG_FILES, local_files_only=True)
+    except LocalEntryNotFoundError:
+        if _offline():
+            raise _not_cached(source.location) from None
+    try:
+        return snapshot_download(source.location, allow_patterns=_CONFIG_FILES)
+    except Exception as exc:  # network, authentication: the same for the user
+        raise ModelError(f"cannot download the tokenizer of {source.location}: {type(exc).__name__}: {exc}") from exc
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A load that passed every check: the model named, where it goes, its shape, its memory plan and engine."""

@@ -243,6 +243,7 @@ class Engine:
         sequences: int = 1,
         report: ProgressCallback = lambda p: None,
         engine: str = "auto",
+        endpoint: str = "",
     ) -> Job[LoadedModel]:
         """Queue a (re)load as a control job: check the new model first, then drop the old one and load.
 
@@ -259,6 +260,8 @@ class Engine:
         def job(cancelled: Callable[[], bool]) -> LoadedModel:
             from .loading import download, load_prepared, prepare
 
+            if engine == "vllm":  # a remote server: no weights here, no memory check
+                return self._connect(model, endpoint, report)
             try:
                 prepared = prepare(model, device, dtype, context_tokens, sequences, report, engine,
                                    reclaimable=self._reclaimable())
@@ -285,6 +288,25 @@ class Engine:
             return loaded
 
         return self.worker.submit(job, Priority.CONTROL, f"load {model}")
+
+    def _connect(self, model: str, endpoint: str, report: ProgressCallback) -> LoadedModel:
+        """The vllm engine's load: check the endpoint and its model, then serve through it."""
+        from .vllm_backend import connect
+
+        self._unload()
+        with self._lock:
+            self.state, self.error = "loading", None
+        try:
+            loaded = connect(model, endpoint, report)
+            galactica = Galactica(loaded)
+            galactica.warm_up()
+        except BaseException as exc:
+            with self._lock:
+                self.state, self.error = "error", str(exc)
+            raise
+        with self._lock:
+            self._galactica, self.state = galactica, "ready"
+        return loaded
 
     def load(self, model: str, **kwargs) -> LoadedModel:
         """Load and wait (command line)."""
@@ -376,7 +398,9 @@ class Engine:
 
 
 def _memory_in_use(loaded: LoadedModel) -> int:
-    """Bytes the model holds on its device: allocator figures on GPUs, the weights' size on a CPU."""
+    """Bytes the model holds on its device: allocator figures on GPUs, the weights' size on a CPU, none when remote."""
+    if loaded.placement.kind == "remote":
+        return 0
     import torch
 
     if loaded.placement.kind == "cuda":

@@ -42,7 +42,7 @@ def serve(args) -> NoReturn:
     Ends the process: status 0 after ``shutdown`` then ``exit``, or when the client goes away; 1 for ``exit``
     without ``shutdown``.
     """
-    base = Settings(model=args.model, device=args.device, dtype=args.dtype, engine=args.engine)
+    base = Settings(model=args.model, device=args.device, dtype=args.dtype, engine=args.engine, endpoint=args.endpoint)
     server = create_server(base_settings=base)
     how = "tcp" if args.tcp else "ws" if args.ws else "stdio"
     transport.run(server, how, args.host, args.port)

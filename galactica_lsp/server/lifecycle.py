@@ -35,11 +35,11 @@ log = logging.getLogger(__name__)
 
 STATUS = "galactica.status"
 CONFIGURATION_TIMEOUT_S = 5
-_MODEL_FIELDS = ("model", "device", "dtype", "engine")
+_MODEL_FIELDS = ("model", "device", "dtype", "engine", "endpoint")
 
 
 def model_key(settings: Settings) -> ModelKey:
-    return (settings.model, settings.device, settings.dtype, settings.engine)
+    return (settings.model, settings.device, settings.dtype, settings.engine, settings.endpoint)
 
 
 def section(options: Any) -> Any:
@@ -119,7 +119,7 @@ async def load_model(ls: GalacticaServer, s: Settings) -> None:
 
     ls.notify_status("loading", f"loading {s.model}")
     job = ls.engine.start_load(
-        s.model, device=s.device, dtype=s.dtype, engine=s.engine,
+        s.model, device=s.device, dtype=s.dtype, engine=s.engine, endpoint=s.endpoint,
         context_tokens=s.context_tokens + s.max_new_tokens,
         sequences=max(s.suggestions, s.citation_suggestions), report=report,
     )

@@ -36,7 +36,7 @@ from .protocol import GalacticaProtocol
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 S = TypeVar("S")
-ModelKey = tuple[str, str, str, str]  # model, device, dtype, engine: what a load is asked for
+ModelKey = tuple[str, str, str, str, str]  # model, device, dtype, engine, endpoint: what a load is asked for
 
 STATUS_NOTIFICATION = "galactica/status"
 # Documents larger than this are served from a window around the cursor only.

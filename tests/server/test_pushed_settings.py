@@ -40,4 +40,4 @@ def test_a_section_that_is_not_an_object_changes_nothing():
 def test_sections_bare_or_under_galactica_and_the_model_key():
     assert section({"galactica": {"model": "tiny"}}) == {"model": "tiny"}
     assert section({"model": "tiny"}) == {"model": "tiny"}
-    assert model_key(LOWER) == ("tiny", "cpu", "auto", "auto")
+    assert model_key(LOWER) == ("tiny", "cpu", "auto", "auto", "")
