@@ -33,8 +33,8 @@ import pytest
 from galactica_lsp.tiny import TINY_MODEL_DIR
 
 VLLM_PYTHON = Path(os.environ.get("GALACTICA_VLLM_PYTHON", Path.home() / ".cache/galactica-lsp/vllm-venv/bin/python"))
-MODEL_DIR = Path(os.environ["GALACTICA_TEST_MODEL"]) if Path(os.environ.get("GALACTICA_TEST_MODEL", "")).is_dir() \
-    else TINY_MODEL_DIR
+_ASKED = os.environ.get("GALACTICA_TEST_MODEL", "")
+MODEL_DIR = Path(_ASKED) if _ASKED and Path(_ASKED).is_dir() else TINY_MODEL_DIR
 API_KEY = "test-key-0123456789"
 START_TIMEOUT = 900  # seconds; about 100 s on a quiet machine, several times that on a busy one
 # vLLM's CPU attention kernels (vllm/v1/attention/backends/cpu_attn.py)
