@@ -27,6 +27,14 @@ def unescaped(path: Path) -> str:
     return f"file://{path}"
 
 
+def edits_by_uri(edit: types.WorkspaceEdit) -> dict[str, list[types.TextEdit]]:
+    """The text edits of a workspace edit by document, whether it came as ``changes`` or ``documentChanges``."""
+    if edit.changes:
+        return dict(edit.changes)
+    return {change.text_document.uri: list(change.edits) for change in edit.document_changes
+            if isinstance(change, types.TextDocumentEdit)}
+
+
 async def test_a_new_entry_goes_to_the_open_bib_under_its_own_uri(client, spaced):
     paper, bib = unescaped(spaced / "paper.tex"), unescaped(spaced / "library.bib")
     open_document(client, paper, LATEX, "latex")
@@ -37,9 +45,9 @@ async def test_a_new_entry_goes_to_the_open_bib_under_its_own_uri(client, spaced
         command="galactica.addBibEntry",
         arguments=[{"uri": (spaced / "paper.tex").as_uri(), "title": "A Study of Spaces in Paths",
                     "author": "Ann Example", "position": {"line": cursor.line, "character": cursor.character}}]))
-    assert answer["written"] is False and answer["key"]
+    assert answer["applied"] is True and answer["created"] is False and answer["key"]
     assert (spaced / "library.bib").read_text() == bib_text  # the editor holds the file: its buffer is edited
-    changes = client.applied_edits[-1].changes
+    changes = edits_by_uri(client.applied_edits[-1])
     assert set(changes) == {paper, bib}
     assert changes[paper][0].new_text == answer["key"]
     assert f"{{{answer['key']}," in changes[bib][0].new_text
