@@ -49,12 +49,18 @@ class Placement:
     kind: str  # "list" (added to an open citation) | "galactica" | "new" (a citation of its own)
 
 
-def citation_placement(text: str, offset: int, language: str, key: str, reference: str) -> Placement | None:
-    """How ``key`` (for the suggestion ``reference``) is cited at ``offset``; None when it is already cited there."""
+def citation_placement(text: str, offset: int, language: str, key: str, reference: str | None) -> Placement | None:
+    """How ``key`` (for the suggestion ``reference``) is cited at ``offset``; None when it is already cited there.
+
+    With no ``reference`` (a key alone, as "Add BibTeX entry" cites it) a ``[START_REF]`` is not a place of its
+    own: the key is cited in the document's syntax.
+    """
     if not key.strip():
         raise ValueError("no citation key: an empty key cites nothing")
     offset = max(0, min(offset, len(text)))
     trigger = citation_trigger_at(text, offset, language)
+    if trigger is not None and trigger.kind == "galactica" and reference is None:
+        trigger = None
     if trigger is not None and trigger.kind == "galactica":
         space = "" if text[:trigger.replace_start].endswith((" ", "\n")) else " "
         closing = "" if text[offset:].lstrip().startswith(END_REF) else END_REF
@@ -71,7 +77,7 @@ def citation_placement(text: str, offset: int, language: str, key: str, referenc
         raise NoPlace("a citation belongs in running text, not in code, math or a preamble")
     style = citation_style(text, language)
     if style is None:
-        new = f"{START_REF} {reference.strip()}{END_REF}"
+        new = f"{START_REF} {(reference or key).strip()}{END_REF}"
     else:
         new = cite(key, style)
     previous = text[offset - 1] if offset else ""

@@ -87,3 +87,9 @@ def test_no_citation_where_citations_do_not_belong(language, text):
 def test_an_empty_key_is_refused():
     with pytest.raises(ValueError):
         citation_placement("Transformers ", 13, "latex", " ", REF)
+
+
+def test_a_key_alone_at_a_galactica_tag_is_cited_in_the_document_syntax():
+    text = DOC + "Transformers [START_REF]"
+    placed = citation_placement(text, len(text), "latex", KEY, None)
+    assert (placed.start, placed.new_text) == (len(text), "~\\cite{vaswani2017attention}")
