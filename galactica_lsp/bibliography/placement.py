@@ -66,12 +66,13 @@ def citation_placement(text: str, offset: int, language: str, key: str, referenc
         closing = "" if text[offset:].lstrip().startswith(END_REF) else END_REF
         return Placement(trigger.replace_start, offset, f"{space}{reference.strip()}{closing}", "galactica")
     if trigger is not None:
-        if key in trigger.existing_keys or key == trigger.prefix or key in _keys_after(text, offset, trigger.kind):
+        following = _keys_after(text, offset, trigger.kind)
+        if key in trigger.existing_keys or key == trigger.prefix or key in following:
             return None
         separator = _SEPARATOR[trigger.kind]
         before = separator if trigger.prefix else ""
         after = text[offset:].lstrip(" \t")
-        more = separator if after and not after.startswith((_CLOSER[trigger.kind], separator.strip())) else ""
+        more = separator if following and not after.startswith((_CLOSER[trigger.kind], separator.strip())) else ""
         return Placement(offset, offset, f"{before}{key}{more}", "list")
     if not in_prose(text, offset, language):
         raise NoPlace("a citation belongs in running text, not in code, math or a preamble")

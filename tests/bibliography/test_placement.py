@@ -17,6 +17,7 @@ CASES = [
     ("latex", DOC + "Transformers \\cite{a, |}", DOC + "Transformers \\cite{a, vaswani2017attention}"),
     ("latex", DOC + "Transformers \\cite{a|}", DOC + "Transformers \\cite{a,vaswani2017attention}"),
     ("latex", DOC + "Transformers \\cite{|b}", DOC + "Transformers \\cite{vaswani2017attention,b}"),
+    ("latex", DOC + "Models \\cite{|\n\n\\bibliography{x}", DOC + "Models \\cite{vaswani2017attention\n\n\\bibliography{x}"),
     ("latex", DOC + "Transformers \\citep[see][p.~3]{|", DOC + "Transformers \\citep[see][p.~3]{vaswani2017attention"),
     ("latex", DOC + "Transformers|.", DOC + "Transformers~\\cite{vaswani2017attention}."),
     ("latex", DOC + "Transformers |.", DOC + "Transformers \\cite{vaswani2017attention}."),
