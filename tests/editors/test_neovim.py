@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from galactica_lsp.bibliography.stub import suggested_key
 from galactica_lsp.tiny import TINY_MODEL_DIR
 from galactica_lsp.tiny.corpus import SNIPPET_BY_NAME, render
 
@@ -203,8 +204,9 @@ def test_cite_picker_lists_the_models_references_and_inserts_the_chosen_one(engi
         if "[START_REF]" in prose:  # an open [START_REF] is completed (the suggestion repeats a begun title)
             opening = prose[: prose.rindex("[START_REF]") + len("[START_REF]")]
             lines[case["line"] - 1] = f"{opening} {first}[END_REF]"
-        else:
-            lines[case["line"] - 1] = f"{prose} [START_REF] {first}[END_REF]"
+        else:  # in prose the server cites in the document's syntax: pandoc, a key made from the suggestion
+            reference = suggestions[0].reference
+            lines[case["line"] - 1] = f"{prose} [@{suggested_key(reference.title, reference.author)}]"
         expected.append((suggestions, lines[case["line"] - 1]))
 
     seen = run_nvim("cite", {"file": "notes.md", "text": CITE_TEXT, "cases": cases}, tmp_path)

@@ -133,14 +133,19 @@ function M.cite(at)
     vim.ui.select(suggestions, { prompt = 'Cite (Galactica can invent papers: check them)', kind = 'galactica.citation',
       format_item = M.format_suggestion }, function(choice, index)
       local spot = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
-      vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
       if not (choice and spot[1]) then
+        vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
         return
       end
       local character = vim.lsp.util.character_offset(bufnr, spot[1], spot[2], client.offset_encoding)
       local argument = { uri = uri, position = { line = spot[1], character = character }, index = index - 1 }
       execute(client, bufnr, 'galactica.insertCitation', argument, function(answer)
-        if not answer.applied and answer.message ~= '' then
+        -- The mark sat at the spot, so the inserted citation pushed it past itself: the cursor goes there.
+        local past = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
+        vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
+        if answer.applied and past[1] and vim.api.nvim_get_current_buf() == bufnr then
+          vim.api.nvim_win_set_cursor(0, { past[1] + 1, past[2] })
+        elseif not answer.applied and answer.message ~= '' then
           vim.notify('Galactica: ' .. answer.message, vim.log.levels.INFO)
         end
       end)
