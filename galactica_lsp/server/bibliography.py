@@ -35,6 +35,7 @@ import asyncio
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -602,6 +603,27 @@ def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, Librar
             state.made_up[(uri, key)] = suggestion
     if len(state.made_up) > 1000:  # a long session: keep the newest
         state.made_up = dict(list(state.made_up.items())[-500:])
+
+
+async def reference_citer(ls: GalacticaServer, doc: OpenDocument) -> Callable[[str], str | None]:
+    """What a reference the model wrote (``Title, Author``) becomes in this document's text: a citation in its
+    syntax, under the library's key when it matches, else a key made from it; None in plain text (no syntax)."""
+    style = citation_style(doc.text, doc.language)
+    try:
+        library = await library_for(ls, doc) if style else None
+    except Exception as exc:
+        log.warning("bibliography for %s: %s", doc.uri, exc)
+        library = None
+    threshold = ls.settings.bib_match_threshold
+
+    def citer(text: str) -> str | None:
+        if style is None:
+            return None
+        reference = Reference(text)
+        match = library.index.match(reference.title, reference.author, threshold) if library else None
+        return cite(match.key if match else made_up_key(library, reference), style)
+
+    return citer
 
 
 def made_up_key(library: DocumentLibrary | None, reference: Reference) -> str:

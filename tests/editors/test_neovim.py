@@ -382,6 +382,13 @@ def test_the_neovim_files_name_only_real_settings_and_list_them_all():
     assert used <= names, f"not settings: {used - names}"
 
 
+def _title_author(reference: str) -> tuple[str, str | None]:
+    from galactica_lsp.engine.galactica import Reference
+
+    r = Reference(reference)
+    return r.title, r.author
+
+
 def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_path):
     from galactica_lsp.engine.decoding import DecodeSettings
     from galactica_lsp.server.paragraph import PARAGRAPH_STOPS, paragraph_text
@@ -391,7 +398,8 @@ def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_p
     before, after = split_at(text, "The heat equation describes")
     settings = DecodeSettings(max_new_tokens=Settings().explain_max_tokens, stop_strings=PARAGRAPH_STOPS)
     gens = engine.call(lambda g, c: g.complete(before, settings, c, new_document=True), "expected")
-    written = paragraph_text(gens[0])
+    # A reference it writes would be cited under a key made from it (the snippet has no bibliography).
+    written = paragraph_text(gens[0], lambda ref: "\\cite{%s}" % suggested_key(*_title_author(ref)))
     assert written.strip()
 
     seen = run_nvim("continue", {"file": "heat.tex", "text": before + after,
