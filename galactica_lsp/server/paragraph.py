@@ -18,7 +18,7 @@ from collections.abc import Callable
 from lsprotocol import types
 
 from ..analysis.context import prompt_before
-from ..analysis.generated import fit_to_insert
+from ..analysis.generated import CUT_SHORT, fit_to_insert
 from ..engine.types import DecodeSettings, Generation, Priority
 from .arguments import arguments
 from .bibliography import reference_citer
@@ -38,9 +38,6 @@ class ParagraphArguments:
 
     uri: str
     position: types.Position
-
-
-CUT_SHORT = " […cut short]"
 
 
 def paragraph_text(gen: Generation, cite_reference: Callable[[str], str | None]) -> str:

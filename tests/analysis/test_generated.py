@@ -45,3 +45,12 @@ def test_a_cut_generation_ends_at_a_word_boundary(text, expected):
 
 def test_an_uncut_generation_keeps_its_last_word():
     assert fit_to_insert(" the model of attent", latex, cut=False) == " the model of attent"
+
+
+def test_an_explanation_cut_short_says_so_and_has_no_work_tags():
+    from galactica_lsp.analysis.generated import CUT_SHORT, answer_to_insert
+
+    assert answer_to_insert("<work>expr = exp", "time") == "expr = exp" + CUT_SHORT
+    assert answer_to_insert("expr = exp", "length") == "expr = exp" + CUT_SHORT
+    assert answer_to_insert("expr = exp(x)\n", "eos") == "expr = exp(x)"
+    assert answer_to_insert("", "time") == ""
