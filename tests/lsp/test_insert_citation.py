@@ -83,3 +83,20 @@ async def test_the_code_action_runs_the_pick_command(client):
     _, command, _ = action_fields(action)
     assert command.command == "galactica.pickCitation"
     assert command.arguments == [{"uri": uri, "position": {"line": 0, "character": len(text)}}]
+
+
+async def test_pick_citation_asks_the_client_and_inserts_the_choice(client):
+    asked = []
+    if types.WINDOW_SHOW_MESSAGE_REQUEST not in client.protocol.fm.features:
+        @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+        def show_message_request(params: types.ShowMessageRequestParams):
+            client.asked.append(params)
+            return params.actions[0]
+    client.asked = asked
+    text = "The Transformer architecture"
+    uri = with_library(client, "pick.tex", text, "latex")
+    answer = await run(client, "galactica.pickCitation", {"uri": uri, "position": {"line": 0, "character": len(text)}})
+    (request,) = asked
+    assert request.actions[0].title == "1. Attention is All you Need, Vaswani (in your library: vaswani2017attention)"
+    assert answer == {"applied": True, "key": "vaswani2017attention", "inLibrary": True, "message": ""}
+    assert last_edit(client, uri).new_text == "~\\cite{vaswani2017attention}"
