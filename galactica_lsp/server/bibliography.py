@@ -35,6 +35,7 @@ import asyncio
 import logging
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from ..analysis.triggers import citation_trigger_at
 from ..bibliography.find import Found, find_bibliographies
 from ..bibliography.keys import citation_style, cite, cited_keys
 from ..bibliography.match import LibraryMatch, MatchIndex
+from ..bibliography.placement import NoPlace, citation_placement
 from ..bibliography.files import MAX_BYTES, Unreadable, check_file, read_text_file
 from ..bibliography.parse import BibProblem, Bibliography, parse_bibliography
 from ..bibliography.stub import append_stub, suggested_key, unique_key
@@ -568,19 +570,28 @@ def _create(path: Path, text: str) -> None:
 
 def _citation_edit(ls: GalacticaServer, doc: OpenDocument, key: str, position: types.Position | None,
                    span: types.Range | None) -> types.TextEdit | None:
-    """The key cited in the document's syntax: in the citation being typed, or in place of a span."""
-    style = citation_style(doc.text, doc.language)
+    """The key cited in the document's syntax: at a position (the one rule, :mod:`placement`), or in place of a span."""
     if span is not None:
+        style = citation_style(doc.text, doc.language)
         return types.TextEdit(range=span, new_text=cite(key, style) if style else key)
     if position is None:
         return None
-    offset = doc.offset(position, ls.encoding)
-    trigger = citation_trigger_at(doc.text, offset, doc.language)
-    if trigger is not None and trigger.kind != "galactica":
-        if key in trigger.existing_keys:
-            return None
-        return types.TextEdit(range=doc.range(trigger.replace_start, trigger.replace_end, ls.encoding), new_text=key)
-    return types.TextEdit(range=types.Range(position, position), new_text=cite(key, style) if style else key)
+    return citation_text_edit(ls, doc, doc.offset(position, ls.encoding), key, None)
+
+
+def citation_text_edit(ls: GalacticaServer, doc: OpenDocument, offset: int, key: str,
+                       reference: str | None) -> types.TextEdit | None:
+    """The edit that cites ``key`` at ``offset`` in the syntax of the place; None when it is cited there already.
+
+    BadArguments where no citation can go (code, math, a preamble).
+    """
+    try:
+        placed = citation_placement(doc.text, offset, doc.language, key, reference)
+    except NoPlace as exc:
+        raise BadArguments(str(exc)) from None
+    if placed is None:
+        return None
+    return types.TextEdit(range=doc.range(placed.start, placed.end, ls.encoding), new_text=placed.new_text)
 
 
 def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, LibraryMatch | None, str | None]]) -> None:
@@ -594,10 +605,31 @@ def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, Librar
         state.made_up = dict(list(state.made_up.items())[-500:])
 
 
-def made_up_key(library: DocumentLibrary | None, suggestion: Suggestion) -> str:
+async def reference_citer(ls: GalacticaServer, doc: OpenDocument) -> Callable[[str], str | None]:
+    """What a reference the model wrote (``Title, Author``) becomes in this document's text: a citation in its
+    syntax, under the library's key when it matches, else a key made from it; None in plain text (no syntax)."""
+    style = citation_style(doc.text, doc.language)
+    try:
+        library = await library_for(ls, doc) if style else None
+    except Exception as exc:
+        log.warning("bibliography for %s: %s", doc.uri, exc)
+        library = None
+    threshold = ls.settings.bib_match_threshold
+
+    def citer(text: str) -> str | None:
+        if style is None:
+            return None
+        reference = Reference(text)
+        match = library.index.match(reference.title, reference.author, threshold) if library else None
+        return cite(match.key if match else made_up_key(library, reference), style)
+
+    return citer
+
+
+def made_up_key(library: DocumentLibrary | None, reference: Reference) -> str:
     """The key an unmatched suggestion gets: made from it, unused in the library (when there is one)."""
     taken = library.index.keys if library is not None else ()
-    return unique_key(suggested_key(suggestion.reference.title, suggestion.reference.author), taken)
+    return unique_key(suggested_key(reference.title, reference.author), taken)
 
 
 # -- the feature's parts -------------------------------------------------------------------------

@@ -4,12 +4,20 @@ LSP methods: ``textDocument/completion`` at a citation trigger (``[START_REF]``,
 ``\\cite{``-like commands, pandoc ``[@``, MyST ``{cite}``; the items come from
 here, the method is ``completion``'s), this feature's part of
 ``textDocument/codeAction`` ("Suggest citations here", in prose and only when
-asked), and the command ``galactica.suggestCitations`` (arguments
-:class:`SuggestArguments`; the suggestions for a picker in the editor).
+asked; its command is ``galactica.pickCitation``), the command
+``galactica.suggestCitations`` (arguments :class:`SuggestArguments`; the
+suggestions for a picker in the editor, each with its key, whether it is in
+the library, and the server's edit that cites it there), the command
+``galactica.insertCitation`` (arguments :class:`InsertArguments`: the pick
+cited through ``workspace/applyEdit`` by the one rule of
+:mod:`galactica_lsp.bibliography.placement`; editors hold no insertion logic)
+and ``galactica.pickCitation`` ({uri, position}: for clients without their own
+picker, the suggestions as ``window/showMessageRequest`` actions, the chosen one
+inserted; VS Code and Neovim run their own picker for it instead).
 Galactica proposes "Title, First author" by diverse beam search; each is matched against the document's bibliography
 (``server.bibliography``). Every item shows whether it is in the user's
 library and how sure the model was; items below the confidence threshold say
-that the paper is likely made up; items in the library come first, then by
+that the paper is likely made up; ("likely made up" is never said of an entry of the user's library); items in the library come first, then by
 confidence. At ``[START_REF]`` the Galactica form is inserted (only there);
 at cite commands, pandoc ``@`` and MyST/rST roles the library's key, or for a
 paper not in the library a key made from the suggestion (unused in the
@@ -21,17 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from lsprotocol import types
 
 from ..analysis.context import prompt_before
-from ..analysis.triggers import CitationTrigger
+from ..analysis.triggers import CitationTrigger, citation_trigger_at
 from ..bibliography.match import LibraryMatch
-from ..engine.galactica import END_REF, START_REF
+from ..engine.galactica import END_REF, START_REF, Reference
 from ..engine.types import ModelNotReady, Priority, Suggestion
 from .arguments import arguments
-from .bibliography import DocumentLibrary, library_for, made_up_key, remember
-from .commands import command, open_at
+from .bibliography import DocumentLibrary, citation_text_edit, libraries, library_for, made_up_key, remember
+from .commands import BadArguments, CommandFailed, apply_edit, command, open_at, wire_range
 from .features import Feature, prose_action
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
@@ -39,6 +48,8 @@ from .window import Window
 log = logging.getLogger(__name__)
 
 SUGGEST_CITATIONS = "galactica.suggestCitations"
+INSERT_CITATION = "galactica.insertCitation"
+PICK_CITATION = "galactica.pickCitation"
 
 
 @arguments
@@ -47,6 +58,30 @@ class SuggestArguments:
 
     uri: str
     position: types.Position
+
+
+@arguments
+class InsertArguments:
+    """``galactica.insertCitation``: cite at ``position`` the ``index``-th suggestion of the last
+    ``galactica.suggestCitations`` for this document, or ``key``, or the paper ``title`` (``author``)."""
+
+    uri: str
+    position: types.Position
+    index: int | None = None
+    key: str | None = None
+    title: str | None = None
+    author: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.index is not None) + (self.key is not None) + (self.title is not None) != 1:
+            raise ValueError("give one of `index`, `key` or `title`")
+
+
+@dataclass
+class Offered:
+    """This feature's state: the suggestions ``galactica.suggestCitations`` last gave, per document."""
+
+    by_uri: dict[str, list[tuple[Suggestion, LibraryMatch | None, str]]] = field(default_factory=dict)
 
 
 def describe(suggestion: Suggestion, threshold: float, match: LibraryMatch | None = None) -> dict:
@@ -61,8 +96,8 @@ def describe(suggestion: Suggestion, threshold: float, match: LibraryMatch | Non
         "author": suggestion.reference.author,
         "confidence": round(p, 4),
         "minTokenProbability": round(2.718281828459045 ** suggestion.confidence.minimum, 4),
-        "likelyMadeUp": p < threshold,
-        "label": confidence_label(p, threshold),
+        "likelyMadeUp": p < threshold and match is None,
+        "label": confidence_label(p, threshold, match is not None),
         "library": None if match is None else {
             "key": match.key, "file": str(match.path) if match.path else None, "similarity": match.score,
         },
@@ -98,16 +133,62 @@ async def library_or_none(ls: GalacticaServer, doc: OpenDocument) -> DocumentLib
         return None
 
 
-async def described(ls: GalacticaServer, doc: OpenDocument, suggestions: list[Suggestion]) -> list[dict]:
-    """The command's suggestions: matched to the library, in the menu's order."""
+async def described(ls: GalacticaServer, doc: OpenDocument, offset: int, suggestions: list[Suggestion]) -> list[dict]:
+    """The command's suggestions: matched to the library, in the menu's order, each with the key it cites and
+    the edit that cites it at ``offset`` (``{range, newText}``; null where it is cited there already or no
+    citation belongs). Kept for ``galactica.insertCitation``'s ``index``."""
     library = await library_or_none(ls, doc)
-    pairs = ranked(suggestions, library, ls.settings.bib_match_threshold)
-    return [describe(s, ls.settings.citation_threshold, match) for s, match in pairs]
+    offered = []
+    out = []
+    for s, match in ranked(suggestions, library, ls.settings.bib_match_threshold):
+        key = match.key if match else made_up_key(library, s.reference)
+        offered.append((s, match, key))
+        try:
+            edit = citation_text_edit(ls, doc, offset, key, s.text)
+        except BadArguments:
+            edit = None
+        out.append({**describe(s, ls.settings.citation_threshold, match), "key": key, "inLibrary": match is not None,
+                    "edit": None if edit is None else {"range": wire_range(edit.range), "newText": edit.new_text}})
+    ls.state(Offered).by_uri[doc.uri] = offered
+    return out
 
 
-def confidence_label(probability: float, threshold: float) -> str:
+async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
+    """Cite the chosen paper at the position through workspace/applyEdit: ``{applied, key, inLibrary, message}``."""
+    doc, offset = open_at(ls, a.uri, a.position)
+    suggestion = None
+    if a.index is not None:
+        offered = ls.state(Offered).by_uri.get(doc.uri, [])
+        if a.index >= len(offered):
+            raise BadArguments(f"`index` {a.index}: the last {SUGGEST_CITATIONS} for this document gave "
+                               f"{len(offered)} suggestion(s)")
+        suggestion, match, key = offered[a.index]
+        in_library, reference = match is not None, suggestion.text
+    else:
+        library = await library_or_none(ls, doc)
+        if a.key is not None:
+            key, reference = a.key.strip(), None
+            in_library = library is not None and library.index.has_key(key)
+        else:
+            reference = f"{a.title.strip()}, {a.author.strip()}" if a.author else a.title.strip()
+            match = library.index.match(a.title, a.author, ls.settings.bib_match_threshold) if library else None
+            key = match.key if match else made_up_key(library, Reference(reference))
+            in_library = match is not None
+    edit = citation_text_edit(ls, doc, offset, key, reference)
+    if edit is None:
+        return {"applied": False, "key": key, "inLibrary": in_library, "message": f"`{key}` is cited here already"}
+    applied = await apply_edit(ls, types.WorkspaceEdit(changes={doc.uri: [edit]}), f"Galactica: cite {key}")
+    if not applied:
+        raise CommandFailed("the editor did not apply the edit: the document is unchanged")
+    if suggestion is not None and not in_library:
+        libraries(ls).made_up[(doc.uri, key)] = suggestion  # for the quick fix "Add BibTeX entry"
+    return {"applied": True, "key": key, "inLibrary": in_library, "message": ""}
+
+
+def confidence_label(probability: float, threshold: float, in_library: bool = False) -> str:
+    """How sure the model was; "likely made up" only for a paper that is not in the user's library."""
     sure = f"{probability:.0%} sure"
-    return f"{sure} · likely made up" if probability < threshold else sure
+    return f"{sure} · likely made up" if probability < threshold and not in_library else sure
 
 
 async def suggest(ls: GalacticaServer, doc: OpenDocument, prompt: str) -> list[Suggestion] | None:
@@ -163,17 +244,17 @@ async def citation_items(
             new_text = match.key
             note = f"In your library as `{match.key}` ({match.path.name if match.path else 'bibliography'})."
         else:
-            key = new_text = made_up_key(library, suggestion)
+            key = new_text = made_up_key(library, suggestion.reference)
             note = (f"Not in your bibliography: `{new_text}` is a key made from the suggestion; the code action"
                     " \"Add BibTeX entry\" writes an unverified stub for it.")
         shown.append((suggestion, match, key))
-        warning = "**Likely made up.** " if p < threshold else ""
+        warning = "**Likely made up.** " if p < threshold and match is None else ""
         where = f"in your library: {match.key}" if match else "not in your library"
         items.append(
             types.CompletionItem(
                 label=suggestion.text,
                 kind=types.CompletionItemKind.Reference,
-                detail=f"{where} · {confidence_label(p, threshold)}",
+                detail=f"{where} · {confidence_label(p, threshold, match is not None)}",
                 documentation=types.MarkupContent(
                     kind=types.MarkupKind.Markdown,
                     value=(
@@ -194,7 +275,7 @@ async def citation_items(
 
 def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
                  params: types.CodeActionParams) -> list[types.CodeAction]:
-    return prose_action(ls, doc, end, params, "Suggest citations here", SUGGEST_CITATIONS)
+    return prose_action(ls, doc, end, params, "Suggest citations here", PICK_CITATION)
 
 
 def register(server: GalacticaServer) -> None:
@@ -202,11 +283,35 @@ def register(server: GalacticaServer) -> None:
     async def suggest_command(ls: GalacticaServer, a: SuggestArguments):
         """Suggestions for the prose before a position, for a picker in the editor."""
         doc, offset = open_at(ls, a.uri, a.position)
-        prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens).text
+        trigger = citation_trigger_at(doc.text, offset, doc.language)
+        end = trigger.context_end if trigger is not None and trigger.kind != "galactica" else offset
+        prompt = prompt_before(doc.text, end, doc.language, ls.settings.context_tokens).text  # as the menu's
         suggestions = await suggest(ls, doc, prompt)
         if suggestions is None:
             return {"suggestions": [], "message": ls.engine.not_ready_reason() if ls.engine.state != "ready" else ""}
-        return {"suggestions": await described(ls, doc, suggestions), "message": ""}
+        return {"suggestions": await described(ls, doc, offset, suggestions), "message": ""}
+
+    @command(server, INSERT_CITATION)
+    async def insert_command(ls: GalacticaServer, a: InsertArguments):
+        """Cite a chosen suggestion (see :class:`InsertArguments`) with the server's edit."""
+        return await insert_citation(ls, a)
+
+    @command(server, PICK_CITATION)
+    async def pick_command(ls: GalacticaServer, a: SuggestArguments):
+        """The code action's command for clients without their own picker: the suggestions as a
+        window/showMessageRequest, then the chosen one cited. Editors with a picker run it themselves."""
+        result = await suggest_command(ls, a)
+        shown = result["suggestions"]
+        if not shown:
+            raise CommandFailed(result["message"] or "Galactica has no suggestion here")
+        titles = [f"{i + 1}. {s['text']} ({'in your library: ' + s['key'] if s['inLibrary'] else s['label']})"
+                  for i, s in enumerate(shown)]
+        chosen = await ls.window_show_message_request_async(types.ShowMessageRequestParams(
+            type=types.MessageType.Info, message="Galactica: cite which paper? (Galactica cites from memory:"
+            " check before citing)", actions=[types.MessageActionItem(title=t) for t in titles]))
+        if chosen is None or chosen.title not in titles:
+            return {"applied": False, "key": None, "inLibrary": False, "message": "nothing chosen"}
+        return await insert_citation(ls, InsertArguments(uri=a.uri, position=a.position, index=titles.index(chosen.title)))
 
 
 FEATURE = Feature("citations", register=register, code_actions=code_actions)

@@ -22,9 +22,11 @@ from lsprotocol import types
 from pygls.capabilities import get_capability
 
 from ..analysis.context import looks_binary, prompt_before
+from ..analysis.generated import fit_to_insert
 from ..analysis.gate import completion_gate
-from ..analysis.triggers import citation_trigger_at
+from ..analysis.triggers import START_REF, citation_trigger_at
 from ..engine.types import DecodeSettings, ModelNotReady, Priority
+from .bibliography import reference_citer
 from .citations import citation_items
 from .features import Feature
 from .server import GalacticaServer, OpenDocument, Superseded
@@ -112,13 +114,20 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
     except Superseded:
         return []
     texts: list[str] = []
+    # Only a generation that wrote a reference needs the bibliography.
+    citer = await reference_citer(ls, doc) if any(START_REF in g.text for g in generations) else _no_reference
     for gen in generations:
-        text = gen.text.rstrip() if gate.mode == "line" else gen.text.rstrip("\n ")
+        fitted = fit_to_insert(gen.text, citer, cut=gen.finish_reason in ("length", "time"))
+        text = fitted.rstrip() if gate.mode == "line" else fitted.rstrip("\n ")
         if text.strip() and text not in texts:
             texts.append(text)
     if texts:
         ls.shown[doc.uri] = Shown(doc.text, offset, tuple(texts))
     return texts
+
+
+def _no_reference(text: str) -> None:
+    return None
 
 
 def register(server: GalacticaServer) -> None:

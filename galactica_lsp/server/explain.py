@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import attrs
 from lsprotocol import types
 
+from ..analysis.generated import answer_to_insert
 from ..analysis.insertion import insertion_for
 from ..analysis.math_spans import math_span_at
 from ..engine.types import Generation, ModelNotReady, Priority
@@ -122,7 +123,7 @@ async def explanation(ls: GalacticaServer, doc: OpenDocument, latex: str, mode: 
 
 def hover_markdown(latex: str, gen: Generation, model: str) -> str:
     return (
-        f"**Galactica** on `{latex}`:\n\n{gen.text}\n\n---\n"
+        f"**Galactica** on `{latex}`:\n\n{answer_to_insert(gen.text, gen.finish_reason)}\n\n---\n"
         f"*{model}, {gen.confidence.token_probability:.0%} sure per word. Written by a language model: check it.*"
     )
 
@@ -175,12 +176,13 @@ def register(server: GalacticaServer) -> None:
         latex, span_end, in_docstring = found
         async with WorkDone(ls, f"Galactica: {dict(ACTIONS)[a.mode]}", cancellable=True) as bar:
             gen = (await explanation(ls, doc, latex, a.mode, f"{a.mode} command", bar.cancelled_by)).generation
-        result = {"latex": latex, "mode": a.mode, "text": gen.text,
+        text = answer_to_insert(gen.text, gen.finish_reason)  # a cut-short answer says so where it goes
+        result = {"latex": latex, "mode": a.mode, "text": text,
                   "confidence": round(gen.confidence.token_probability, 4), "finishReason": gen.finish_reason,
                   "inserted": False}
-        if a.insert and gen.text:
+        if a.insert and text:
             doc = open_document(ls, a.uri)  # the text may have changed while the model worked
-            edit = insertion_for(doc.text, min(span_end, len(doc.text)), doc.language, a.mode, gen.text, in_docstring)
+            edit = insertion_for(doc.text, min(span_end, len(doc.text)), doc.language, a.mode, text, in_docstring)
             result["inserted"] = await insert_text(ls, doc, edit.offset, edit.text, f"Galactica: {a.mode}")
         return result
 

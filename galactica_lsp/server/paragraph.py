@@ -4,16 +4,24 @@ LSP methods: this feature's part of ``textDocument/codeAction`` ("Continue
 paragraph", in prose and only when asked), and ``workspace/executeCommand``
 for ``galactica.continueParagraph`` (arguments :class:`ParagraphArguments`),
 which reports ``$/progress``, stops when the editor cancels it, and inserts
-the text through ``workspace/applyEdit``.
+the text through ``workspace/applyEdit``: never raw ``[START_REF] … [END_REF]``
+(a reference becomes a citation in the document's syntax, see
+:func:`~galactica_lsp.analysis.generated.fit_to_insert`), and a text cut by the
+time limit ends with the marker :data:`CUT_SHORT` so that it is not taken for
+a finished one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from lsprotocol import types
 
 from ..analysis.context import prompt_before
+from ..analysis.generated import CUT_SHORT, fit_to_insert
 from ..engine.types import DecodeSettings, Generation, Priority
 from .arguments import arguments
+from .bibliography import reference_citer
 from .commands import command, insert_text, open_at
 from .features import Feature, prose_action
 from .progress import WorkDone, cancellable
@@ -32,11 +40,16 @@ class ParagraphArguments:
     position: types.Position
 
 
-def paragraph_text(gen: Generation) -> str:
-    """What "continue paragraph" inserts: the generation, ending at a full sentence when cut short."""
-    text = gen.text.rstrip()
-    if gen.finish_reason in ("length", "time") and ". " in text:
+def paragraph_text(gen: Generation, cite_reference: Callable[[str], str | None]) -> str:
+    """What "continue paragraph" inserts: the generation with its references cited in the document's syntax
+    (or stopped before one that cannot be), ending at a full sentence when cut short; one cut by the time
+    limit says so where it is inserted (:data:`CUT_SHORT`)."""
+    cut = gen.finish_reason in ("length", "time")
+    text = fit_to_insert(gen.text, cite_reference, cut=cut).rstrip()
+    if cut and ". " in text:
         text = text[: text.rindex(". ") + 1]  # not mid-word
+    if text and gen.finish_reason == "time":
+        text += CUT_SHORT
     return text
 
 
@@ -60,7 +73,7 @@ def register(server: GalacticaServer) -> None:
                          Priority.BACKGROUND, "continue paragraph", supersede=(doc.uri, "continue")),
                 bar.cancelled_by,
             )
-        text = paragraph_text(gens[0])
+        text = paragraph_text(gens[0], await reference_citer(ls, doc))
         inserted = bool(text) and await insert_text(ls, doc, offset, text, "Galactica: continue paragraph")
         return {"text": text, "inserted": inserted}
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from galactica_lsp.bibliography.stub import suggested_key
 from galactica_lsp.tiny import TINY_MODEL_DIR
 from galactica_lsp.tiny.corpus import SNIPPET_BY_NAME, render
 
@@ -203,8 +204,9 @@ def test_cite_picker_lists_the_models_references_and_inserts_the_chosen_one(engi
         if "[START_REF]" in prose:  # an open [START_REF] is completed (the suggestion repeats a begun title)
             opening = prose[: prose.rindex("[START_REF]") + len("[START_REF]")]
             lines[case["line"] - 1] = f"{opening} {first}[END_REF]"
-        else:
-            lines[case["line"] - 1] = f"{prose} [START_REF] {first}[END_REF]"
+        else:  # in prose the server cites in the document's syntax: pandoc, a key made from the suggestion
+            reference = suggestions[0].reference
+            lines[case["line"] - 1] = f"{prose} [@{suggested_key(reference.title, reference.author)}]"
         expected.append((suggestions, lines[case["line"] - 1]))
 
     seen = run_nvim("cite", {"file": "notes.md", "text": CITE_TEXT, "cases": cases}, tmp_path)
@@ -380,6 +382,13 @@ def test_the_neovim_files_name_only_real_settings_and_list_them_all():
     assert used <= names, f"not settings: {used - names}"
 
 
+def _title_author(reference: str) -> tuple[str, str | None]:
+    from galactica_lsp.engine.galactica import Reference
+
+    r = Reference(reference)
+    return r.title, r.author
+
+
 def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_path):
     from galactica_lsp.engine.decoding import DecodeSettings
     from galactica_lsp.server.paragraph import PARAGRAPH_STOPS, paragraph_text
@@ -389,7 +398,8 @@ def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_p
     before, after = split_at(text, "The heat equation describes")
     settings = DecodeSettings(max_new_tokens=Settings().explain_max_tokens, stop_strings=PARAGRAPH_STOPS)
     gens = engine.call(lambda g, c: g.complete(before, settings, c, new_document=True), "expected")
-    written = paragraph_text(gens[0])
+    # A reference it writes would be cited under a key made from it (the snippet has no bibliography).
+    written = paragraph_text(gens[0], lambda ref: "\\cite{%s}" % suggested_key(*_title_author(ref)))
     assert written.strip()
 
     seen = run_nvim("continue", {"file": "heat.tex", "text": before + after,

@@ -30,6 +30,8 @@ from pathlib import Path
 import pytest
 
 from galactica_lsp.analysis.insertion import insertion_for
+from galactica_lsp.bibliography.stub import suggested_key
+from galactica_lsp.engine.galactica import Reference
 from galactica_lsp.settings import Settings, camel, to_wire
 from galactica_lsp.tiny import TINY_MODEL_DIR
 from galactica_lsp.tiny.corpus import SNIPPET_BY_NAME, render
@@ -270,8 +272,9 @@ def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
         if abs(float(probability) - Settings().citation_threshold) > 0.015:
             assert ("likely made up" in item["detail"]) == (float(probability) < Settings().citation_threshold), item
     assert any("likely made up" in item["detail"] for item in shown)
-    first = references[0][1]
-    assert files[CITE_FILE].read_text() == CITE_TEXT.replace(CITE_PROSE, f"{CITE_PROSE} [START_REF] {first}[END_REF]")
+    first = Reference(references[0][1])  # the server cites it in the document's syntax, under a key made from it
+    key = suggested_key(first.title, first.author)
+    assert files[CITE_FILE].read_text() == CITE_TEXT.replace(CITE_PROSE, f"{CITE_PROSE} [@{key}]")
 
     # Clicking the status bar item showed the server's status.
     assert '"state": "ready"' in seen["statusDocument"] and '"model": "tiny"' in seen["statusDocument"]

@@ -57,8 +57,8 @@ def test_each_lsp_method_is_registered_once_and_every_command_is_there():
 
     server = create_server()
     assert sorted(server.protocol.fm.commands) == [
-        "galactica.addBibEntry", "galactica.continueParagraph", "galactica.explainFormula", "galactica.status",
-        "galactica.suggestCitations",
+        "galactica.addBibEntry", "galactica.continueParagraph", "galactica.explainFormula", "galactica.insertCitation",
+        "galactica.pickCitation", "galactica.status", "galactica.suggestCitations",
     ]
     # pygls refuses a second registration of a method, so building the server at all shows "once".
     assert {"textDocument/codeAction", "textDocument/didOpen", "textDocument/didClose"} <= set(server.protocol.fm.features)

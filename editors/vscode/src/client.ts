@@ -169,6 +169,17 @@ export class Server implements vscode.Disposable {
       outputChannel: this.output,
       initializationOptions: () => ({ [SECTION]: serverSettings() }),
       middleware: {
+        // "Suggest citations here": the server's galactica.pickCitation runs the extension's quick pick instead.
+        provideCodeActions: async (document, range, context, token, next) => {
+          const actions = await next(document, range, context, token);
+          for (const action of actions ?? []) {
+            const command = action instanceof vscode.CodeAction ? action.command : action;
+            if (command && command.command === 'galactica.pickCitation') {
+              command.command = 'galactica.cite';
+            }
+          }
+          return actions;
+        },
         workspace: {
           // The `galactica` section as the server knows it: without the client-only settings.
           configuration: async (params, token, next) => {

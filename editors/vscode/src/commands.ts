@@ -1,7 +1,7 @@
 /**
  * The palette commands: citations in a quick pick, formula explanations, continuing a paragraph,
  * and restart / log / status. Each sends `workspace/executeCommand` to the server's commands
- * (`galactica.suggestCitations`, `galactica.explainFormula`, `galactica.continueParagraph`,
+ * (`galactica.suggestCitations` then `galactica.insertCitation`, `galactica.explainFormula`, `galactica.continueParagraph`,
  * `galactica.status`); the server inserts explanations and continuations itself (workspace/applyEdit).
  */
 import * as vscode from 'vscode';
@@ -10,8 +10,6 @@ import { ExecuteCommandRequest, type LanguageClient, LSPErrorCodes, ResponseErro
 import { type Server, serverCommand } from './client';
 import type { StatusItem } from './status';
 
-const START_REF = '[START_REF]';
-const END_REF = '[END_REF]';
 const STATUS_URI = vscode.Uri.from({ scheme: 'galactica-status', path: '/Galactica status.json' });
 
 interface Suggestion {
@@ -22,6 +20,9 @@ interface Suggestion {
   likelyMadeUp: boolean;
   label: string;
   library: { key: string; file: string | null; similarity: number } | null;
+  key: string;
+  inLibrary: boolean;
+  edit: { range: object; newText: string } | null;
 }
 
 interface Explanation {
@@ -43,7 +44,7 @@ export function registerCommands(
   const command = (name: string, run: () => unknown) => vscode.commands.registerCommand(name, run);
   context.subscriptions.push(
     vscode.workspace.registerTextDocumentContentProvider(STATUS_URI.scheme, statusDocument),
-    command('galactica.cite', () => cite(server)),
+    vscode.commands.registerCommand('galactica.cite', (at?: CiteAt) => cite(server, at)),
     command('galactica.explain', () => explain(server, 'explain')),
     command('galactica.explainSteps', () => explain(server, 'work')),
     command('galactica.toSympy', () => explain(server, 'sympy')),
@@ -84,22 +85,29 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-async function cite(server: Server): Promise<void> {
+/** Where to cite: the code action's `{uri, position}` (protocol form), else the active editor's cursor. */
+interface CiteAt {
+  uri: string;
+  position: { line: number; character: number };
+}
+
+/**
+ * Pick a suggestion in a quick pick; the server cites it (`galactica.insertCitation`: the key from the
+ * user's library or a suggested key, in the syntax of the place). No insertion logic here.
+ */
+async function cite(server: Server, at?: CiteAt): Promise<void> {
   const found = target(server);
   if (!found) {
     return;
   }
   const [editor, client] = found;
-  const { document } = editor;
-  const asked = editor.selection.active;
-  const version = document.version;
+  const where = at ?? {
+    uri: client.code2ProtocolConverter.asUri(editor.document.uri),
+    position: client.code2ProtocolConverter.asPosition(editor.selection.active),
+  };
   const result = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Window, title: 'Galactica: looking for references' },
-    () =>
-      execute<{ suggestions: Suggestion[]; message: string }>(client, 'galactica.suggestCitations', {
-        uri: client.code2ProtocolConverter.asUri(document.uri),
-        position: client.code2ProtocolConverter.asPosition(asked),
-      }),
+    () => execute<{ suggestions: Suggestion[]; message: string }>(client, 'galactica.suggestCitations', where),
   );
   if (!result) {
     return;
@@ -109,44 +117,26 @@ async function cite(server: Server): Promise<void> {
     return;
   }
   const picked = await vscode.window.showQuickPick(
-    result.suggestions.map((s) => ({
+    result.suggestions.map((s, index) => ({
       label: oneLine(s.title),
       description: s.author ? oneLine(s.author) : 'author unknown',
       detail:
-        (s.library ? `$(library) in your library: ${s.library.key} · ` : '') +
+        (s.inLibrary ? `$(library) in your library: ${s.key} · ` : `not in your library (key ${s.key}) · `) +
         `${Math.round(s.confidence * 100)}% sure` +
         (s.likelyMadeUp ? '  $(warning) likely made up: check that it exists' : ''),
-      suggestion: s,
+      index,
     })),
-    { title: 'Cite (Galactica can invent papers: check them)', placeHolder: 'Pick a reference to insert', matchOnDescription: true },
+    { title: 'Cite (Galactica can invent papers: check them)', placeHolder: 'Pick a reference to cite', matchOnDescription: true },
   );
   if (picked) {
-    // Where it was asked for, unless the text has changed since.
-    const at = document.version === version ? asked : editor.selection.active;
-    await insertReference(editor, at, oneLine(picked.suggestion.text));
-  }
-}
-
-/**
- * Put `[START_REF] Title, Author[END_REF]` at `at`, or complete an open `[START_REF]` before it on
- * the line (replacing a title begun after it: the suggestion repeats it).
- */
-async function insertReference(editor: vscode.TextEditor, at: vscode.Position, text: string): Promise<void> {
-  const line = editor.document.lineAt(at.line).text;
-  const before = line.slice(0, at.character);
-  const after = line.slice(at.character);
-  const open = before.lastIndexOf(START_REF);
-  let start = at;
-  let insert: string;
-  if (open >= 0 && !before.slice(open).includes(END_REF)) {
-    start = new vscode.Position(at.line, open + START_REF.length);
-    insert = ` ${text}${after.trimStart().startsWith(END_REF) ? '' : END_REF}`;
-  } else {
-    insert = `${before === '' || /\s$/.test(before) ? '' : ' '}${START_REF} ${text}${END_REF}`;
-  }
-  if (await editor.edit((edit) => edit.replace(new vscode.Range(start, at), insert))) {
-    const end = start.translate(0, insert.length);
-    editor.selection = new vscode.Selection(end, end);
+    const answer = await execute<{ applied: boolean; key: string; inLibrary: boolean; message: string }>(
+      client,
+      'galactica.insertCitation',
+      { ...where, index: picked.index },
+    );
+    if (answer && !answer.applied && answer.message) {
+      void vscode.window.showInformationMessage(`Galactica: ${answer.message}`);
+    }
   }
 }
 

@@ -8,7 +8,6 @@
 local M = {}
 
 local NAME = 'galactica'
-local START_REF, END_REF = '[START_REF]', '[END_REF]'
 
 M.defaults = {
   -- Merged into `vim.lsp.config('galactica', …)`; nil keeps lsp/galactica.lua's value.
@@ -89,45 +88,41 @@ end
 function M.format_suggestion(s)
   local author = s.author ~= vim.NIL and one_line(s.author) or 'author unknown'
   local line = ('%s — %s (%d%% sure)'):format(one_line(s.title), author, math.floor(s.confidence * 100 + 0.5))
-  if type(s.library) == 'table' then
-    line = line .. ('  [in your library: %s]'):format(s.library.key)
+  if s.inLibrary then
+    line = line .. ('  [in your library: %s]'):format(s.key)
+  elseif s.key then
+    line = line .. ('  [not in your library: %s]'):format(s.key)
   end
   return s.likelyMadeUp and (line .. '  [likely made up]') or line
 end
 
---- Put `[START_REF] Title, Author[END_REF]` at (row, col), completing an open `[START_REF]` (and a
---- title begun after it) on the line instead of opening a second one.
-local function insert_reference(bufnr, row, col, text)
-  local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
-  local before, after = line:sub(1, col), line:sub(col + 1)
-  local open = before:match('.*()' .. vim.pesc(START_REF)) -- the last [START_REF] before the cursor
-  local start, new
-  if open and not before:sub(open):find(END_REF, 1, true) then
-    start = open + #START_REF - 1 -- replace the title typed after [START_REF]: the suggestion repeats it
-    new = ' ' .. text .. (vim.startswith(vim.trim(after), END_REF) and '' or END_REF)
-  else
-    start = col
-    new = ((before == '' or before:match('%s$')) and '' or ' ') .. START_REF .. ' ' .. text .. END_REF
-  end
-  vim.api.nvim_buf_set_text(bufnr, row, start, row, col, { new })
-  if vim.api.nvim_get_current_buf() == bufnr then
-    vim.api.nvim_win_set_cursor(0, { row + 1, start + #new })
-  end
+--- The byte column of an LSP position in a buffer line.
+local function byte_col(bufnr, position, encoding)
+  local line = vim.api.nvim_buf_get_lines(bufnr, position.line, position.line + 1, false)[1] or ''
+  return vim.str_byteindex(line, encoding, math.min(position.character, vim.str_utfindex(line, encoding)), false)
 end
 
---- Ask for references for the prose before the cursor, pick one with vim.ui.select, insert it.
-function M.cite()
-  local bufnr = vim.api.nvim_get_current_buf()
+--- Ask for references for the prose before the cursor (or `at` = {bufnr, position}, as the code
+--- action gives), pick one with vim.ui.select; the server cites it (`galactica.insertCitation`: the
+--- key from your library or a suggested key, in the syntax of the place). No insertion logic here.
+function M.cite(at)
+  local bufnr = at and at.bufnr or vim.api.nvim_get_current_buf()
   local client = client_for(bufnr)
   if not client then
     return
   end
-  local row, col, position = insertion_point(client)
+  local row, col, position
+  if at and at.position then
+    position = at.position
+    row, col = position.line, byte_col(bufnr, position, client.offset_encoding)
+  else
+    row, col, position = insertion_point(client)
+  end
   -- An extmark follows the spot while the model works and the buffer changes.
   local ns = vim.api.nvim_create_namespace('galactica.cite')
   local mark = vim.api.nvim_buf_set_extmark(bufnr, ns, row, col, {})
-  local argument = { uri = vim.uri_from_bufnr(bufnr), position = position }
-  execute(client, bufnr, 'galactica.suggestCitations', argument, function(result)
+  local uri = vim.uri_from_bufnr(bufnr)
+  execute(client, bufnr, 'galactica.suggestCitations', { uri = uri, position = position }, function(result)
     local suggestions = result.suggestions or {}
     if #suggestions == 0 then
       vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
@@ -136,14 +131,33 @@ function M.cite()
       return
     end
     vim.ui.select(suggestions, { prompt = 'Cite (Galactica can invent papers: check them)', kind = 'galactica.citation',
-      format_item = M.format_suggestion }, function(choice)
-      local at = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
-      vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
-      if choice and at[1] then
-        insert_reference(bufnr, at[1], at[2], one_line(choice.text))
+      format_item = M.format_suggestion }, function(choice, index)
+      local spot = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
+      if not (choice and spot[1]) then
+        vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
+        return
       end
+      local character = vim.lsp.util.character_offset(bufnr, spot[1], spot[2], client.offset_encoding)
+      local argument = { uri = uri, position = { line = spot[1], character = character }, index = index - 1 }
+      execute(client, bufnr, 'galactica.insertCitation', argument, function(answer)
+        -- The mark sat at the spot, so the inserted citation pushed it past itself: the cursor goes there.
+        local past = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
+        vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
+        if answer.applied and past[1] and vim.api.nvim_get_current_buf() == bufnr then
+          vim.api.nvim_win_set_cursor(0, { past[1] + 1, past[2] })
+        elseif not answer.applied and answer.message ~= '' then
+          vim.notify('Galactica: ' .. answer.message, vim.log.levels.INFO)
+        end
+      end)
     end)
   end)
+end
+
+--- The code action "Suggest citations here" runs this picker client-side (its command is the
+--- server's galactica.pickCitation, which clients without a picker leave to the server).
+vim.lsp.commands['galactica.pickCitation'] = function(command, ctx)
+  local argument = (command.arguments or {})[1] or {}
+  M.cite({ bufnr = ctx.bufnr, position = argument.position })
 end
 
 -- Formula explanations -------------------------------------------------------------------------
@@ -293,7 +307,7 @@ function M.setup(opts)
     end,
   })
 
-  vim.api.nvim_create_user_command('GalacticaCite', M.cite, { desc = 'Galactica: pick a reference for the cursor' })
+  vim.api.nvim_create_user_command('GalacticaCite', function() M.cite() end, { desc = 'Galactica: pick a reference for the cursor' })
   vim.api.nvim_create_user_command('GalacticaContinue', M.continue_paragraph,
     { desc = 'Galactica: continue the paragraph' })
   vim.api.nvim_create_user_command('GalacticaExplain', function(a)
