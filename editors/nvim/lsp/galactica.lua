@@ -5,7 +5,7 @@
 --- Every setting (the same names as in VS Code and the README's table) lives under `galactica`:
 ---   model, device, dtype, engine, maxNewTokens, contextTokens, suggestions, citationSuggestions, diversity,
 ---   temperature, topP, topK, languages, inline, hover, completeInComments, citationThreshold,
----   bibliography, bibMatchThreshold, timeLimit, explainMaxTokens.
+---   bibliography, bibMatchThreshold, timeLimit, explainMaxTokens, verify, verifyEndpoints, endpoint.
 --- Unset ones keep the server's defaults (and `--model`/`--device` given in `cmd`).
 
 ---@type vim.lsp.Config

@@ -17,11 +17,13 @@ from pathlib import Path
 
 from galactica_lsp.engine.ct2 import ENGINES
 from galactica_lsp.engine.devices import DEVICES, DTYPES
+from galactica_lsp.engine.vllm_backend import REMOTE_ENGINES
 from galactica_lsp.settings import LANGUAGES, SECTION, Settings, camel, to_wire
+from galactica_lsp.verify import SOURCES
 
 PACKAGE = Path(__file__).resolve().parents[1] / "package.json"
-JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
-ENUMS = {"device": list(DEVICES), "dtype": list(DTYPES), "engine": list(ENGINES)}
+JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+ENUMS = {"device": list(DEVICES), "dtype": list(DTYPES), "engine": [*ENGINES, *REMOTE_ENGINES]}
 
 
 def properties() -> dict[str, dict]:
@@ -34,6 +36,10 @@ def properties() -> dict[str, dict]:
             prop["enum"] = ENUMS[name]
         if name == "languages":
             prop["items"] = {"type": "string", "enum": list(LANGUAGES)}
+        if name == "verify":
+            prop["items"] = {"type": "string", "enum": list(SOURCES)}
+        if name == "verifyEndpoints":
+            prop["additionalProperties"] = {"type": "string"}
         prop["description"] = f.metadata["doc"]
         prop["order"] = order
         out[f"{SECTION}.{name}"] = prop
