@@ -21,7 +21,7 @@ from .triggers import END_REF, START_REF
 CUT_SHORT = " […cut short]"  # ends an inserted text the model did not finish, so it is not taken for a whole one
 
 _REF = re.compile(re.escape(START_REF) + r"(?P<reference>.*?)" + re.escape(END_REF), re.DOTALL)
-_WORK = re.compile(r"</?work>")
+_WORK = re.compile(r"</?work>(?:[ \t]*(?:\r\n|\r|\n))?")  # a tag alone on its line goes with its line break
 _WORD_END = re.compile(r"[\s.,;:!?)\]}]\Z")
 
 

@@ -42,6 +42,7 @@ from .arguments import arguments
 from .bibliography import DocumentLibrary, citation_text_edit, libraries, library_for, made_up_key, remember
 from .commands import BadArguments, CommandFailed, apply_edit, command, open_at, wire_range
 from .features import Feature, prose_action
+from .positions import after
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
 
@@ -154,7 +155,7 @@ async def described(ls: GalacticaServer, doc: OpenDocument, offset: int, suggest
 
 
 async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
-    """Cite the chosen paper at the position through workspace/applyEdit: ``{applied, key, inLibrary, message}``."""
+    """Cite the chosen paper at the position through workspace/applyEdit: ``{applied, key, inLibrary, message, end}`` (``end``: the position just past the citation)."""
     doc, offset = open_at(ls, a.uri, a.position)
     suggestion = None
     if a.index is not None:
@@ -176,13 +177,15 @@ async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
             in_library = match is not None
     edit = citation_text_edit(ls, doc, offset, key, reference)
     if edit is None:
-        return {"applied": False, "key": key, "inLibrary": in_library, "message": f"`{key}` is cited here already"}
+        return {"applied": False, "key": key, "inLibrary": in_library, "message": f"`{key}` is cited here already", "end": None}
     applied = await apply_edit(ls, types.WorkspaceEdit(changes={doc.uri: [edit]}), f"Galactica: cite {key}")
     if not applied:
         raise CommandFailed("the editor did not apply the edit: the document is unchanged")
     if suggestion is not None and not in_library:
         libraries(ls).made_up[(doc.uri, key)] = suggestion  # for the quick fix "Add BibTeX entry"
-    return {"applied": True, "key": key, "inLibrary": in_library, "message": ""}
+    end = after(edit.range.start, edit.new_text, ls.encoding) if "\n" not in edit.new_text else None
+    return {"applied": True, "key": key, "inLibrary": in_library, "message": "",
+            "end": None if end is None else {"line": end.line, "character": end.character}}
 
 
 def confidence_label(probability: float, threshold: float, in_library: bool = False) -> str:

@@ -70,3 +70,8 @@ def _units(char: str, encoding: str) -> int:
     if encoding == "utf-8":
         return len(char.encode("utf-8", "surrogatepass"))
     return 2 if ord(char) > 0xFFFF else 1
+
+
+def after(start: types.Position, text: str, encoding: str = "utf-16") -> types.Position:
+    """Where the cursor stands once ``text`` (no line break in it) is inserted at ``start``."""
+    return types.Position(line=start.line, character=start.character + sum(_units(c, encoding) for c in text))

@@ -108,13 +108,26 @@ def engine():
     torch.set_num_threads(threads)
 
 
-def greedy_line(engine, before: str) -> str:
-    """The model's greedy continuation of ``before`` up to the end of the line: what ghost text shows."""
+def greedy_line(engine, before: str, language: str = "latex") -> str:
+    """The model's greedy continuation of ``before`` up to the end of the line, as ghost text shows it:
+    a reference it writes cited in the document's syntax under a key made from it (no library here),
+    and a text cut by length ending at a word boundary (``analysis.generated``)."""
+    from galactica_lsp.analysis.generated import fit_to_insert
+    from galactica_lsp.bibliography.keys import cite, citation_style
+    from galactica_lsp.bibliography.stub import suggested_key
     from galactica_lsp.engine.decoding import DecodeSettings
+    from galactica_lsp.engine.galactica import Reference
 
     settings = DecodeSettings(max_new_tokens=32, stop_strings=("\n",))
-    gens = engine.call(lambda g, c: g.complete(before, settings, c, new_document=True), "expected")
-    return gens[0].text.split("\n")[0].rstrip()
+    gen = engine.call(lambda g, c: g.complete(before, settings, c, new_document=True), "expected")[0]
+    style = citation_style(before, language)
+
+    def citer(text: str) -> str | None:
+        reference = Reference(text)
+        return cite(suggested_key(reference.title, reference.author), style) if style else None
+
+    fitted = fit_to_insert(gen.text, citer, cut=gen.finish_reason in ("length", "time"))
+    return fitted.split("\n")[0].rstrip()
 
 
 def citations(engine, before: str) -> list:
@@ -122,7 +135,10 @@ def citations(engine, before: str) -> list:
 
 
 def explanation(engine, latex: str, mode: str) -> str:
-    return engine.call(lambda g, c: g.explain(latex, mode, 160, c), "expected").text
+    """What the float shows: the answer without Galactica's ``<work>`` tags."""
+    from galactica_lsp.analysis.generated import without_work_tags
+
+    return without_work_tags(engine.call(lambda g, c: g.explain(latex, mode, 160, c), "expected").text)
 
 
 def split_at(text: str, marker: str) -> tuple[str, str]:
@@ -147,7 +163,7 @@ def test_typing_shows_ghost_text_and_tab_accepts_the_models_continuation(languag
     name, cut, typed = GHOST_CASES[language]
     text = render(SNIPPET_BY_NAME[name].text)
     before, after = split_at(text, cut)
-    expected = greedy_line(engine, before + typed)
+    expected = greedy_line(engine, before + typed, language)
     assert expected.strip(), f"the model has no continuation for {before + typed!r}"
 
     seen = run_nvim("inline", {"file": name, "before": before, "after": after, "typed": typed}, tmp_path)

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import pytest
 
+from galactica_lsp.analysis.generated import fit_to_insert
 from galactica_lsp.analysis.insertion import insertion_for
+from galactica_lsp.bibliography.keys import cite
 from galactica_lsp.bibliography.stub import suggested_key
 from galactica_lsp.engine.galactica import Reference
 from galactica_lsp.settings import Settings, camel, to_wire
@@ -145,6 +147,18 @@ def position_after(text: str, marker: str) -> tuple[int, int]:
     return text.count("\n", 0, end) + 1, end - line_start + 1
 
 
+def shown_as_ghost_text(generated: str) -> str:
+    """What the server shows of a continuation (``galactica-lsp complete``'s 32 tokens) in the LaTeX file: its
+    first line, a reference in it cited under a key made from it, and, when the 32 tokens ran out before the
+    line ended (cut by length), ending at a word boundary (``analysis.generated``)."""
+    def citer(text: str) -> str:
+        reference = Reference(text)
+        return cite(suggested_key(reference.title, reference.author), "latex")
+
+    line, ended = generated.split("\n", 1)[0], "\n" in generated
+    return fit_to_insert(line, citer, cut=not ended).rstrip()
+
+
 def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
     if OUTPUT.exists():
         shutil.rmtree(OUTPUT)
@@ -248,7 +262,7 @@ def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
     assert "LaTeX" in seen["language"]
 
     # Ghost text: the model's continuation up to the end of the line; Tab put it in the file.
-    want = expected["ghost"].split("\n")[0].rstrip()
+    want = shown_as_ghost_text(expected["ghost"])
     assert want.strip(), f"the model has no continuation for {GHOST_CUT!r}"
     assert seen["ghost"] == want
     assert files[GHOST_FILE].read_text() == before + GHOST_TYPED + want + after

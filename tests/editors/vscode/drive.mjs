@@ -229,7 +229,7 @@ try {
     })));
     await shoot('06-cite-quick-pick');
     await page.keyboard.press('Enter');
-    seen.citeFileText = await saveAndRead(c.file, '[END_REF]');
+    seen.citeFileText = await saveAndRead(c.file, '[@');
     await shoot('07-cited');
   });
 

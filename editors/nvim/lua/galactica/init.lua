@@ -140,11 +140,13 @@ function M.cite(at)
       local character = vim.lsp.util.character_offset(bufnr, spot[1], spot[2], client.offset_encoding)
       local argument = { uri = uri, position = { line = spot[1], character = character }, index = index - 1 }
       execute(client, bufnr, 'galactica.insertCitation', argument, function(answer)
-        -- The mark sat at the spot, so the inserted citation pushed it past itself: the cursor goes there.
-        local past = vim.api.nvim_buf_get_extmark_by_id(bufnr, ns, mark, {})
         vim.api.nvim_buf_del_extmark(bufnr, ns, mark)
-        if answer.applied and past[1] and vim.api.nvim_get_current_buf() == bufnr then
-          vim.api.nvim_win_set_cursor(0, { past[1] + 1, past[2] })
+        if answer.applied and answer['end'] and vim.api.nvim_get_current_buf() == bufnr then
+          -- The server says where the citation ends: past it in insert mode, on its last character otherwise.
+          local line = answer['end'].line
+          local byte = byte_col(bufnr, answer['end'], client.offset_encoding)
+          local insert = vim.api.nvim_get_mode().mode:sub(1, 1) == 'i'
+          vim.api.nvim_win_set_cursor(0, { line + 1, insert and byte or math.max(byte - 1, 0) })
         elseif not answer.applied and answer.message ~= '' then
           vim.notify('Galactica: ' .. answer.message, vim.log.levels.INFO)
         end
