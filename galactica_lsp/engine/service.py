@@ -360,6 +360,8 @@ class Engine:
                 memoryInUse=_memory_in_use(loaded),
                 loadSeconds=round(loaded.load_seconds, 3),
             )
+            if loaded.precision is not None:
+                status["precision"] = loaded.precision.status()  # what each phase runs in, and why
             snapshot = galactica.snapshot
             status["engine"] = {"name": loaded.engine, "asked": loaded.engine_requested, **snapshot}
             if "prefixCache" in snapshot:
