@@ -359,6 +359,20 @@ def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
     loaded.fast = fast
 
 
+def import_runtime() -> None:
+    """Import what a load of a Galactica (OPT) checkpoint needs: torch, transformers' classes, the torch backend.
+
+    Seconds on a busy machine (transformers alone imports torch's distributed and compiler packages): the server runs
+    this on the worker thread as soon as the client connects, so that the load, which waits for the client's settings,
+    finds them imported.
+    """
+    import torch  # noqa: F401
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    from transformers.models.opt import modeling_opt  # noqa: F401 (what from_pretrained imports for an OPT model)
+
+    from . import decoding  # noqa: F401
+
+
 def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as transformers_logging

@@ -286,6 +286,18 @@ class Engine:
 
         return self.worker.submit(job, Priority.CONTROL, f"load {model}")
 
+    def preload(self) -> Job[None]:
+        """Import torch and transformers on the worker thread now, ahead of a load still waiting for its settings."""
+
+        def job(cancelled: Callable[[], bool]) -> None:
+            from .loading import import_runtime
+
+            started = time.monotonic()
+            import_runtime()
+            log.info("torch and transformers imported in %.2f s", time.monotonic() - started)
+
+        return self.worker.submit(job, Priority.CONTROL, "import torch")
+
     def load(self, model: str, **kwargs) -> LoadedModel:
         """Load and wait (command line)."""
         return self.start_load(model, **kwargs).future.result()
