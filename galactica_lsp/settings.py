@@ -73,7 +73,11 @@ class Settings:
         "base", f"Model: a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory.", _model_name
     )
     device: str = _setting("auto", "auto (CUDA, then MPS, then CPU), cuda, mps or cpu.", _one_of(DEVICES))
-    dtype: str = _setting("auto", "auto (bf16/fp16 on GPUs, fp32 on CPU), float32, float16 or bfloat16.", _one_of(DTYPES))
+    dtype: str = _setting(
+        "auto", "auto (bf16, else fp16, on GPUs; on a CPU float32, the prefill's matmuls in bf16 where the CPU has bf16"
+        " units: same output), float32 (throughout), float16, or bfloat16 (bf16 weights: faster on a CPU with bf16"
+        " units, may differ slightly).", _one_of(DTYPES)
+    )
     engine: str = _setting(
         "auto", "What decodes greedy and sampled text: auto (torch, measured the faster in float32), torch,"
         " ctranslate2, or ctranslate2-int8 (int8 weights: faster on a CPU, may differ slightly); beams always run"
