@@ -1,9 +1,11 @@
-"""Shared fixtures: Galactica's reference files from ../shared, and the tiny model."""
+"""Shared fixtures: Galactica's reference files from ../shared, the tiny model, and a guard against stuck tests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -21,6 +23,32 @@ def reference_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"Galactica reference file {path} is absent (set GALACTICA_REFERENCE_DIR to its folder)")
     return path
+
+
+@contextlib.contextmanager
+def _hang_guard(seconds: float):
+    """Raise TimeoutError in a test stuck for ``seconds`` (SIGALRM; where there is none, no guard)."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def stuck(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: stuck")
+
+    previous = signal.signal(signal.SIGALRM, stuck)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.fixture
+def hang_guard():
+    """``with hang_guard(seconds):`` stops a stuck test. Not a timing check: give many times what it needs
+    (how fast something is belongs in benchmarks/)."""
+    return _hang_guard
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,21 @@
 - ``protocol``: what reaches the server and how it answers (framing, JSON-RPC's rules);
 - ``documents``: open documents under one normalised URI, changed exactly as the client changed them;
 - ``transport``: stdio, TCP and WebSocket, one session each, and how the process ends;
-- ``lifecycle``: initialize, settings, closing documents;
+- ``setup``: registers each LSP method once and asks every feature for its part;
+- ``features``: what a feature contributes (:class:`~.features.Feature`);
+- ``lifecycle``: initialize, settings, the model's life cycle, status, shutdown;
 - ``completion``: ghost text and the completion menu;
-- ``citations``: reference suggestions;
+- ``citations``: reference suggestions (menu items, code action, command);
 - ``bibliography``: the user's ``.bib`` files: loading, diagnostics, quick fixes, new entries;
-- ``explain``: hover, code actions and commands;
+- ``explain``: formula hover, code actions and command;
+- ``paragraph``: continue the paragraph (code action and command);
+- ``commands``, ``arguments``: command plumbing, and typed command arguments read strictly;
+- ``progress``: progress bars in the editor;
 - ``positions``, ``window``: positions ↔ offsets, and the window analysis reads.
+
+Imports go one way: features → ``commands``/``progress``/``features`` → ``server``
+→ ``arguments``; ``citations`` → ``bibliography``, ``completion`` → ``citations``;
+``setup`` imports the features. No feature imports ``setup``.
 """
 
 from __future__ import annotations
@@ -18,15 +27,13 @@ from typing import NoReturn
 
 from ..engine.service import Engine
 from ..settings import Settings
-from . import bibliography, completion, explain, lifecycle, transport
+from . import transport
 from .server import GalacticaServer
+from .setup import setup
 
 
 def create_server(engine: Engine | None = None, base_settings: Settings | None = None) -> GalacticaServer:
-    server = GalacticaServer(engine, base_settings)
-    for feature in (lifecycle, completion, explain, bibliography):
-        feature.register(server)
-    return server
+    return setup(GalacticaServer(engine, base_settings))
 
 
 def serve(args) -> NoReturn:

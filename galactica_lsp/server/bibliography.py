@@ -1,21 +1,32 @@
 r"""The user's bibliography in the server: loading, watching, diagnostics, quick fixes, new entries.
 
-LSP methods: ``textDocument/didOpen``, ``didChange`` and ``didSave`` (a
-document's ``.bib`` files are found and parsed in a worker thread, never on
-the event loop; its diagnostics follow, debounced), ``workspace/
-didChangeWatchedFiles`` (``**/*.bib``, registered when the client can:
-re-read on change), ``textDocument/publishDiagnostics`` (on documents: cite
-keys in no bibliography, ``[START_REF] … [END_REF]`` left in the text, named
-``.bib`` files that do not exist; on ``.bib`` files: malformed blocks and
-duplicate keys, which are skipped), quick fixes for ``textDocument/
-codeAction`` (called by ``explain``, which owns that method), and the command
-``galactica.addBibEntry`` (append a stub entry to a ``.bib`` file, byte for
-byte preserving the rest, and cite its key).
+LSP methods: this feature's part of ``textDocument/didOpen``, ``didChange``,
+``didSave`` and ``didClose`` (a document's ``.bib`` files are found and parsed
+in a worker thread, never on the event loop; its diagnostics follow,
+debounced), ``workspace/didChangeWatchedFiles`` (``**/*.bib``, registered
+when the client can: re-read on change), ``textDocument/publishDiagnostics``
+(on documents: cite keys in no bibliography, ``[START_REF] … [END_REF]`` left
+in the text, named ``.bib`` files that do not exist; on ``.bib`` files:
+malformed blocks and duplicate keys, which are skipped, and files that cannot
+be a bibliography), its quick fixes in ``textDocument/codeAction``, and the
+command ``galactica.addBibEntry`` (arguments :class:`AddEntryArguments`).
 
-Owns :class:`Libraries`: parsed ``.bib`` files by path (re-parsed when their
-modification time or size changes, or when the editor holds newer text), the
-match index per set of files, and the suggestions the completion menu last
-showed per document (for "Add BibTeX entry for …").
+A ``.bib`` file is read only when it is a regular file of at most
+:data:`MAX_BIB_BYTES` that is text; one that is not, and a
+``galactica.bibliography`` setting naming something that is not such a file,
+are said to the user once per problem (``window/showMessage``).
+``galactica.addBibEntry`` never writes an existing file: it checks every
+argument, allows only a bibliography of the document (or, when it has none, a
+new ``references.bib`` next to it), and sends the stub entry and the citation
+as one ``workspace/applyEdit`` that the editor applies (creating the new file
+there too; a client that cannot create files gets the new file written by the
+server, never over an existing one).
+
+Owns :class:`Libraries`, this feature's state: parsed ``.bib`` files by path
+(re-parsed when their modification time or size changes, or when the editor
+holds newer text), the match index per set of files, the suggestions the
+completion menu last showed per document (for "Add BibTeX entry for …"), and
+the problems already told.
 """
 
 from __future__ import annotations
@@ -23,23 +34,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+import attrs
 from lsprotocol import types
 from lsprotocol.converters import get_converter
 from pygls.capabilities import get_capability
 from pygls.uris import from_fs_path, to_fs_path
 
+from ..analysis.context import looks_binary
 from ..analysis.triggers import citation_trigger_at
 from ..bibliography.find import Found, find_bibliographies
 from ..bibliography.keys import citation_style, cite, cited_keys
 from ..bibliography.match import LibraryMatch, MatchIndex
-from ..bibliography.parse import Bibliography, parse_bib, read_bib
-from ..bibliography.stub import append_stub, suggested_key, unique_key, write_stub
+from ..bibliography.files import MAX_BYTES, Unreadable, check_file, read_text_file
+from ..bibliography.parse import BibProblem, Bibliography, parse_bibliography
+from ..bibliography.stub import append_stub, suggested_key, unique_key
 from ..engine.galactica import Reference, find_references
 from ..engine.types import Suggestion
+from ..settings import Settings
+from .arguments import arguments, shown
+from .commands import BadArguments, CommandFailed, apply_edit, command, open_document, wire_position
+from .features import Feature
+from .positions import LineIndex
 from .server import GalacticaServer, OpenDocument
 
 log = logging.getLogger(__name__)
@@ -51,7 +70,33 @@ DEBOUNCE_S = 0.3
 # Documents longer than this get no citation diagnostics (the scan is linear, but runs on every change).
 MAX_DIAGNOSED_CHARS = 2_000_000
 NEW_FILE = "references.bib"
+MAX_BIB_BYTES = MAX_BYTES  # 64 MiB: a 10,000-entry library is ~5 MB
 _WIRE = get_converter()
+_KEY = re.compile(r"[^\s,{}()\"#%'=\\~]+")  # characters BibTeX allows in a key
+
+
+@arguments
+class AddEntryArguments:
+    """``galactica.addBibEntry``: a stub entry for ``title`` (``author``), in ``bib`` (default: the document's
+    first bibliography), under ``key`` (default: made from title and author), cited at ``position`` or in place
+    of ``range`` (neither: not cited)."""
+
+    uri: str
+    title: str
+    author: str | None = None
+    key: str | None = attrs.field(default=None)
+    bib: str | None = None
+    position: types.Position | None = None
+    range: types.Range | None = None
+
+    @key.validator
+    def _check_key(self, attribute, value) -> None:
+        if value is not None and not _KEY.fullmatch(value):
+            raise ValueError(f"`key` {shown(value)} is not a BibTeX key (no spaces, commas, braces or quotes)")
+
+    def __attrs_post_init__(self) -> None:
+        if self.position is not None and self.range is not None:
+            raise ValueError("give `position` or `range`, not both")
 
 
 @dataclass
@@ -76,12 +121,89 @@ class DocumentLibrary:
 class Libraries:
     parsed: dict[Path, tuple[tuple, Bibliography]] = field(default_factory=dict)
     indexes: dict[tuple, MatchIndex] = field(default_factory=dict)
-    loading: dict[Path, asyncio.Task] = field(default_factory=dict)
+    loading: dict[Path, asyncio.Task] = field(default_factory=dict)  # -> (Bibliography, reason it was skipped)
     suggestions: dict[str, list[Suggestion]] = field(default_factory=dict)  # uri -> the menu's last suggestions
     made_up: dict[tuple[str, str], Suggestion] = field(default_factory=dict)  # (uri, key) -> suggestion
     debounce: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     published: set[str] = field(default_factory=set)  # .bib uris with diagnostics shown
+    told: set[str] = field(default_factory=set)  # problems already said in window/showMessage
     watching: bool = False
+
+
+def libraries(ls: GalacticaServer) -> Libraries:
+    return ls.state(Libraries)
+
+
+def tell_once(ls: GalacticaServer, message: str) -> None:
+    """Say a problem with the user's bibliography files once per session (it is logged each time)."""
+    state = libraries(ls)
+    if message in state.told:
+        log.info("%s", message)
+        return
+    state.told.add(message)
+    ls.show(message)
+
+
+def bib_file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a bibliography (not there, not a regular file, too large), or None.
+
+    Checked before any read (``bibliography.files``): a FIFO or /dev/zero named as a bibliography is never opened.
+    """
+    try:
+        check_file(path, MAX_BIB_BYTES)
+    except Unreadable as exc:
+        return f"bibliography {path} {exc.reason}: skipped"
+    return None
+
+
+def binary_problem(path: Path, text: str) -> str | None:
+    if looks_binary(text):
+        return f"{path} is not a bibliography: it holds binary data (NUL or control bytes): skipped"
+    return None
+
+
+def read_bib_safely(path: Path) -> tuple[str | None, str | None]:
+    """A bibliography file's text, or None and the reason it was not read (checked, read within the limit, looked at)."""
+    try:
+        text = read_text_file(path, MAX_BIB_BYTES)
+    except Unreadable as exc:
+        return None, f"bibliography {path} {exc.reason}: skipped"
+    problem = binary_problem(path, text)
+    return (None, problem) if problem else (text, None)
+
+
+def _parse_disk(path: Path) -> tuple[Bibliography, str | None]:
+    """The file parsed, or (when it is not read) empty with its one problem; and that reason."""
+    text, problem = read_bib_safely(path)
+    if text is None:
+        return Bibliography.of(path, [], [BibProblem(0, 0, problem)]), problem
+    return parse_bibliography(text, path), None
+
+
+def _parse_text(path: Path, text: str) -> tuple[Bibliography, str | None]:
+    problem = binary_problem(path, text)
+    if problem is not None:
+        return Bibliography.of(path, [], [BibProblem(0, 0, problem)]), problem
+    return parse_bibliography(text, path), None
+
+
+def setting_problems(setting: tuple[str, ...], roots: list[Path]) -> list[str]:
+    """What is wrong with each file the ``galactica.bibliography`` setting names (resolved as documents' are)."""
+    problems = []
+    for name in setting:
+        path = Path(os.path.expanduser(name))
+        candidates = [path] if path.is_absolute() else [root / path for root in roots]
+        found = [c for c in candidates if os.path.lexists(c)]
+        if not found:
+            where = "" if path.is_absolute() else f" in {', '.join(map(str, roots)) or 'no workspace folder'}"
+            problems.append(f"galactica.bibliography: {name!r} not found{where}")
+            continue
+        problem = bib_file_problem(found[0])
+        if problem is None:
+            text, problem = read_bib_safely(found[0])
+        if problem is not None:
+            problems.append(f"galactica.bibliography: {problem}")
+    return problems
 
 
 def document_path(uri: str) -> Path | None:
@@ -111,20 +233,22 @@ def _stamp(ls: GalacticaServer, path: Path) -> tuple:
 
 async def _parsed(ls: GalacticaServer, path: Path) -> Bibliography:
     """A .bib file's entries, parsed again (in a thread) only when it changed; one load per file at a time."""
-    libraries: Libraries = ls.libraries
+    state = libraries(ls)
     stamp = _stamp(ls, path)
-    cached = libraries.parsed.get(path)
+    cached = state.parsed.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    running = libraries.loading.get(path)
+    running = state.loading.get(path)
     if running is None or running.done():
         uri = from_fs_path(str(path))
         text = ls.workspace.get_text_document(uri).source if stamp[0] == "open" else None
-        work = asyncio.to_thread(parse_bib, text, path) if text is not None else asyncio.to_thread(read_bib, path)
-        running = libraries.loading[path] = asyncio.ensure_future(work)
-    bib = await asyncio.shield(running)
-    libraries.parsed[path] = (stamp, bib)
-    libraries.loading.pop(path, None)
+        work = asyncio.to_thread(_parse_text, path, text) if text is not None else asyncio.to_thread(_parse_disk, path)
+        running = state.loading[path] = asyncio.ensure_future(work)
+    bib, skipped = await asyncio.shield(running)
+    state.parsed[path] = (stamp, bib)
+    state.loading.pop(path, None)
+    if skipped is not None:
+        tell_once(ls, skipped)  # the whole file (not a bibliography, or unreadable): said, not only on the .bib
     _publish_bib(ls, path, bib)
     return bib
 
@@ -136,12 +260,12 @@ async def library_for(ls: GalacticaServer, doc: OpenDocument) -> DocumentLibrary
         find_bibliographies, path, doc.text, doc.language, tuple(ls.settings.bibliography), workspace_roots(ls)
     )
     bibs = tuple(await asyncio.gather(*(_parsed(ls, p) for p in found.paths)))
-    libraries: Libraries = ls.libraries
-    key = tuple((p, libraries.parsed[p][0]) for p in found.paths)
-    index = libraries.indexes.get(key)
+    state = libraries(ls)
+    key = tuple((p, state.parsed[p][0]) for p in found.paths)
+    index = state.indexes.get(key)
     if index is None:
         index = await asyncio.to_thread(MatchIndex, bibs)  # 10,000 entries: ~0.1 s, off the event loop
-        libraries.indexes = {key: index, **dict(list(libraries.indexes.items())[:7])}  # a few recent sets
+        state.indexes = {key: index, **dict(list(state.indexes.items())[:7])}  # a few recent sets
     return DocumentLibrary(found, bibs, index)
 
 
@@ -164,12 +288,15 @@ def document_diagnostics(doc: OpenDocument, library: DocumentLibrary, threshold:
                     severity=types.DiagnosticSeverity.Warning, source=SOURCE, code="unknown-key",
                     data={"key": cited.key},
                 ))
-    for missing in library.found.missing:
-        at = text.find(missing.removesuffix(".bib"))
+    for skipped in library.found.skipped:
+        if skipped.origin != "document":
+            continue  # the setting's problems are shown as messages (setting_problems)
+        name = skipped.name.removesuffix(".bib")
+        at = text.find(name)
         if at != -1:
             out.append(types.Diagnostic(
-                range=doc.range(at, at + len(missing.removesuffix(".bib")), encoding),
-                message=f"bibliography `{missing}` not found", severity=types.DiagnosticSeverity.Warning,
+                range=doc.range(at, at + len(name), encoding),
+                message=skipped.message, severity=types.DiagnosticSeverity.Warning,
                 source=SOURCE, code="missing-bibliography",
             ))
     for span in find_references(text):
@@ -198,9 +325,10 @@ def bib_diagnostics(bib: Bibliography) -> list[types.Diagnostic]:
 def _publish_bib(ls: GalacticaServer, path: Path, bib: Bibliography) -> None:
     uri = from_fs_path(str(path))
     diagnostics = bib_diagnostics(bib)
-    if not diagnostics and uri not in ls.libraries.published:
+    published = libraries(ls).published
+    if not diagnostics and uri not in published:
         return
-    ls.libraries.published.add(uri) if diagnostics else ls.libraries.published.discard(uri)
+    published.add(uri) if diagnostics else published.discard(uri)
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
 
 
@@ -209,6 +337,7 @@ async def refresh(ls: GalacticaServer, uri: str) -> None:
     doc = ls.document(uri)
     if doc is None or not ls.language_enabled(doc.language) or len(doc.text) > MAX_DIAGNOSED_CHARS:
         return
+    await check_setting(ls)
     library = await library_for(ls, doc)
     current = ls.document(uri)
     if current is None or current.version != doc.version:
@@ -221,14 +350,22 @@ async def refresh(ls: GalacticaServer, uri: str) -> None:
     )
 
 
+async def check_setting(ls: GalacticaServer) -> None:
+    """Tell the user (once per problem) what is wrong with the files the ``galactica.bibliography`` setting names."""
+    setting = tuple(ls.settings.bibliography)
+    if setting:
+        for problem in await asyncio.to_thread(setting_problems, setting, workspace_roots(ls)):
+            tell_once(ls, problem)
+
+
 def schedule_refresh(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -> None:
-    libraries: Libraries = ls.libraries
-    pending = libraries.debounce.pop(uri, None)
+    state = libraries(ls)
+    pending = state.debounce.pop(uri, None)
     if pending is not None:
         pending.cancel()
     loop = asyncio.get_running_loop()
-    libraries.debounce[uri] = loop.call_later(
-        delay, lambda: (libraries.debounce.pop(uri, None), ls.run_task(refresh(ls, uri), f"bibliography {uri}"))
+    state.debounce[uri] = loop.call_later(
+        delay, lambda: (state.debounce.pop(uri, None), ls.run_task(refresh(ls, uri), f"bibliography {uri}"))
     )
 
 
@@ -253,16 +390,16 @@ async def _watch(ls: GalacticaServer) -> None:
         log.info("no .bib file watching: %s", exc)
 
 
-# -- quick fixes and new entries -----------------------------------------------------------------
+# -- quick fixes -------------------------------------------------------------------------------
 
 
-def quick_fixes(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
-                diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
-    """Code actions at a range: cite a leftover Galactica reference; add a stub entry for a suggestion."""
+def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
+                 params: types.CodeActionParams) -> list[types.CodeAction]:
+    """Quick fixes at a range: cite a leftover Galactica reference; add a stub entry for a suggestion."""
     actions: list[types.CodeAction] = []
     style = citation_style(doc.text, doc.language)
-    libraries: Libraries = ls.libraries
-    for diagnostic in diagnostics:
+    state = libraries(ls)
+    for diagnostic in params.context.diagnostics:
         data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
         if diagnostic.source != SOURCE:
             continue
@@ -279,14 +416,14 @@ def quick_fixes(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
                 actions.append(_add_action(doc, f"“{data['reference']}”", {"range": span}, title, author,
                                            None, [diagnostic]))
         elif diagnostic.code == "unknown-key" and isinstance(data.get("key"), str):
-            suggestion = libraries.made_up.get((doc.uri, data["key"]))
+            suggestion = state.made_up.get((doc.uri, data["key"]))
             if suggestion is not None:
                 r = suggestion.reference
                 actions.append(_add_action(doc, f"“{r.text}”", {}, r.title, r.author, data["key"], [diagnostic]))
     trigger = citation_trigger_at(doc.text, end, doc.language) if start == end else None
     if trigger is not None and trigger.kind != "galactica":
-        position = _WIRE.unstructure(doc.position(end, ls.encoding))
-        for suggestion in libraries.suggestions.get(doc.uri, []):  # those the menu showed as not in the library
+        position = wire_position(doc.position(end, ls.encoding))
+        for suggestion in state.suggestions.get(doc.uri, []):  # those the menu showed as not in the library
             r = suggestion.reference
             actions.append(_add_action(doc, f"“{r.text}”", {"position": position}, r.title, r.author, None, []))
     return actions
@@ -294,7 +431,9 @@ def quick_fixes(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
 
 def _add_action(doc: OpenDocument, what: str, where: dict, title: str, author: str | None, key: str | None,
                 diagnostics: list) -> types.CodeAction:
-    argument = {"uri": doc.uri, "title": title, "author": author, **where}
+    argument = {"uri": doc.uri, "title": title, **where}
+    if author:
+        argument["author"] = author
     if key:
         argument["key"] = key
     cites = " and cite it" if where else ""
@@ -308,49 +447,123 @@ def _split(reference: str) -> tuple[str, str | None]:
     return r.title, r.author
 
 
-async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: dict[str, Any],
-                    position: types.Position | None, span: types.Range | None) -> dict:
-    """Write a stub entry to the chosen .bib and cite its key at ``position`` or in place of ``span``."""
-    library = await library_for(ls, doc)
+# -- new entries -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """The .bib file a new entry goes to, checked: its current text, or None for a file to create."""
+
+    path: Path
+    uri: str
+    text: str | None
+    version: int | None  # the editor's version when it holds the file
+
+
+def _target_path(doc: OpenDocument, library: DocumentLibrary, bib: str | None) -> tuple[Path, bool]:
+    """Where the entry may go, and whether that is a new file; BadArguments for anywhere else."""
     path = document_path(doc.uri)
-    bib = Path(os.path.expanduser(a["bib"])) if isinstance(a.get("bib"), str) else library.target(path)
+    default = library.target(path)
     if bib is None:
-        raise ValueError("no .bib file to write to: name one (argument `bib`) or save the document first")
-    if not bib.is_absolute() and path is not None:
-        bib = path.parent / bib
-    wanted = a.get("key") if isinstance(a.get("key"), str) else None
-    if wanted and library.index.has_key(wanted):
-        raise ValueError(f"`{wanted}` is already in your bibliography")
-    taken = set(library.index.keys)
-    if bib.is_file() and bib.resolve() not in library.found.paths:
-        taken |= (await _parsed(ls, bib.resolve())).keys
-    title, author = str(a["title"]), a.get("author") if isinstance(a.get("author"), str) else None
-    bib_uri = from_fs_path(str(bib))
-    edits: dict[str, list[types.TextEdit]] = {}
-    if bib_uri in ls.workspace.text_documents:  # the editor holds the file: edit its buffer, never the disk
-        held = ls.document(bib_uri)
-        stub = append_stub(held.text, title, author, taken, wanted)
-        at = held.position(stub.offset, ls.encoding)
-        edits[held.uri] = [types.TextEdit(range=types.Range(at, at), new_text=stub.text)]
-        written = False
+        if default is None:
+            raise BadArguments("no .bib file to write to: name one of the document's bibliographies (argument `bib`)"
+                               " or save the document first")
+        wanted = default
     else:
-        stub = await asyncio.to_thread(write_stub, bib, title, author, taken, wanted)
-        written = True
+        wanted = Path(os.path.expanduser(bib))
+        if not wanted.is_absolute():
+            if path is None:
+                raise BadArguments(f"`bib` {bib!r} is relative, and the document is not a file")
+            wanted = path.parent / wanted
+    wanted = wanted.resolve()
+    if library.found.paths:
+        if wanted not in library.found.paths:
+            names = ", ".join(str(p) for p in library.found.paths)
+            raise BadArguments(f"`bib` {shown(bib)} is not a bibliography of this document (those are: {names})")
+        return wanted, False
+    new = default.resolve() if default is not None else None
+    if wanted != new:
+        raise BadArguments(f"`bib` {shown(bib)} is not a bibliography of this document: it has none, and a new"
+                           f" entry can go only to a new {NEW_FILE} next to it")
+    if os.path.lexists(wanted):
+        raise BadArguments(f"{wanted} exists but is not a .bib file the server can read: "
+                           f"{bib_file_problem(wanted) or 'not a regular file'}")
+    return wanted, True
+
+
+async def _target(ls: GalacticaServer, path: Path, new: bool) -> Target:
+    """The target's text: the editor's buffer when it holds the file, else the file (read only when safe)."""
+    uri = from_fs_path(str(path))
+    if new:
+        return Target(path, uri, None, None)
+    if uri in ls.workspace.text_documents:
+        held = ls.document(uri)  # under the client's own spelling of the URI
+        return Target(path, held.uri, held.text, held.version)
+    text, problem = await asyncio.to_thread(read_bib_safely, path)
+    if text is None:
+        raise BadArguments(problem)
+    return Target(path, uri, text, None)
+
+
+async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: AddEntryArguments) -> dict:
+    """Send the edit that appends a stub entry to the chosen .bib and cites its key; nothing is written before."""
+    library = await library_for(ls, doc)
+    if a.key and library.index.has_key(a.key):
+        raise BadArguments(f"`{a.key}` is already in your bibliography")
+    path, new = _target_path(doc, library, a.bib)
+    target = await _target(ls, path, new)
+    stub = append_stub(target.text or "", a.title, a.author, library.index.keys, a.key)
+    at = LineIndex(target.text or "").position(stub.offset, ls.encoding)
+    bib_edit = types.TextEdit(range=types.Range(at, at), new_text=stub.text)
     current = ls.document(doc.uri) or doc
-    insertion = _citation_edit(ls, current, stub.key, position, span)
-    if insertion is not None:
-        edits.setdefault(doc.uri, []).append(insertion)
-    applied = True
-    if edits:
-        label = f"Galactica: add {stub.key} to {bib.name}"
-        answer = await asyncio.wait_for(
-            ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=types.WorkspaceEdit(changes=edits),
-                                                                         label=label)), timeout=10)
-        applied = bool(answer and answer.applied)
-    ls.libraries.made_up.pop((doc.uri, stub.key), None)
+    insertion = _citation_edit(ls, current, stub.key, a.position, a.range)
+    label = f"Galactica: add {stub.key} to {path.name}"
+    caps = ls.client_capabilities
+    versioned = get_capability(caps, "workspace.workspace_edit.document_changes", False)
+    can_create = versioned and types.ResourceOperationKind.Create in (
+        get_capability(caps, "workspace.workspace_edit.resource_operations", None) or ())
+    created = False
+    if new and not can_create:  # the editor cannot create it: a new file, written once, never over another
+        await asyncio.to_thread(_create, path, stub.text)
+        created = True
+    if versioned:
+        changes: list = []
+        if new and can_create:
+            changes.append(types.CreateFile(uri=target.uri, options=types.CreateFileOptions(overwrite=False,
+                                                                                           ignore_if_exists=False)))
+        if not created:
+            changes.append(_document_edit(target.uri, target.version, bib_edit))
+        if insertion is not None:
+            changes.append(_document_edit(current.uri, current.version, insertion))
+        edit = types.WorkspaceEdit(document_changes=changes) if changes else None
+    else:
+        by_uri = {} if created else {target.uri: [bib_edit]}
+        if insertion is not None:
+            by_uri[current.uri] = [insertion]
+        edit = types.WorkspaceEdit(changes=by_uri) if by_uri else None
+    applied = await apply_edit(ls, edit, label) if edit is not None else True
+    if not applied and not created:
+        raise CommandFailed(f"the editor did not apply the edit: {target.path.name} is unchanged")
+    state = libraries(ls)
+    state.made_up.pop((doc.uri, stub.key), None)
     _refresh_all(ls)
-    return {"key": stub.key, "bib": str(bib), "written": written, "cited": insertion is not None and applied,
-            "applied": applied}
+    return {"key": stub.key, "bib": str(path), "applied": applied, "created": created,
+            "cited": insertion is not None and applied}
+
+
+def _document_edit(uri: str, version: int | None, edit: types.TextEdit) -> types.TextDocumentEdit:
+    return types.TextDocumentEdit(text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+                                  edits=[edit])
+
+
+def _create(path: Path, text: str) -> None:
+    """Write a new file; fails (FileExistsError) rather than touch one that exists."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        raise CommandFailed(f"{path} appeared meanwhile: nothing written") from None
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
 
 
 def _citation_edit(ls: GalacticaServer, doc: OpenDocument, key: str, position: types.Position | None,
@@ -372,13 +585,13 @@ def _citation_edit(ls: GalacticaServer, doc: OpenDocument, key: str, position: t
 
 def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, LibraryMatch | None, str | None]]) -> None:
     """The menu's suggestions for a document, and which made-up key each unmatched one inserts."""
-    libraries: Libraries = ls.libraries
-    libraries.suggestions[uri] = [s for s, match, _ in shown if match is None]
+    state = libraries(ls)
+    state.suggestions[uri] = [s for s, match, _ in shown if match is None]
     for suggestion, match, key in shown:
         if match is None and key:
-            libraries.made_up[(uri, key)] = suggestion
-    if len(libraries.made_up) > 1000:  # a long session: keep the newest
-        libraries.made_up = dict(list(libraries.made_up.items())[-500:])
+            state.made_up[(uri, key)] = suggestion
+    if len(state.made_up) > 1000:  # a long session: keep the newest
+        state.made_up = dict(list(state.made_up.items())[-500:])
 
 
 def made_up_key(library: DocumentLibrary | None, suggestion: Suggestion) -> str:
@@ -387,59 +600,42 @@ def made_up_key(library: DocumentLibrary | None, suggestion: Suggestion) -> str:
     return unique_key(suggested_key(suggestion.reference.title, suggestion.reference.author), taken)
 
 
-def forget(ls: GalacticaServer, uri: str) -> None:
+# -- the feature's parts -------------------------------------------------------------------------
+
+
+def opened(ls: GalacticaServer, uri: str) -> None:
+    state = libraries(ls)
+    if not state.watching:
+        state.watching = True
+        ls.run_task(_watch(ls), "watch .bib files")
+    _changed(ls, uri, delay=0)
+
+
+def changed(ls: GalacticaServer, uri: str) -> None:
+    _changed(ls, uri)
+
+
+def saved(ls: GalacticaServer, uri: str) -> None:
+    _changed(ls, uri, delay=0)
+
+
+def closed(ls: GalacticaServer, uri: str) -> None:
     """A document closed: drop what was kept for it and clear its diagnostics."""
-    libraries: Libraries | None = getattr(ls, "libraries", None)
-    if libraries is None or uri.endswith(".bib"):
+    if uri.endswith(".bib"):
         return
-    libraries.suggestions.pop(uri, None)
-    libraries.made_up = {k: v for k, v in libraries.made_up.items() if k[0] != uri}
-    pending = libraries.debounce.pop(uri, None)
+    state = libraries(ls)
+    state.suggestions.pop(uri, None)
+    state.made_up = {k: v for k, v in state.made_up.items() if k[0] != uri}
+    pending = state.debounce.pop(uri, None)
     if pending is not None:
         pending.cancel()
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
 
-def register(server: GalacticaServer) -> None:
-    # explain imports citations, which imports this module: its command helpers are imported here.
-    from .explain import BadArguments, _arguments, _open, _position, command_errors
-
-    server.libraries = Libraries()
-
-    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
-    def did_open(ls: GalacticaServer, params: types.DidOpenTextDocumentParams) -> None:
-        if not ls.libraries.watching:
-            ls.libraries.watching = True
-            ls.run_task(_watch(ls), "watch .bib files")
-        _changed(ls, params.text_document.uri, delay=0)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
-    def did_change(ls: GalacticaServer, params: types.DidChangeTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri)
-
-    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: GalacticaServer, params: types.DidSaveTextDocumentParams) -> None:
-        _changed(ls, params.text_document.uri, delay=0)
-
-    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
-    def did_change_watched_files(ls: GalacticaServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(change.uri.endswith(".bib") for change in params.changes):
-            _refresh_all(ls)
-
-    @server.command(ADD_ENTRY)
-    @command_errors
-    async def add_entry_command(ls: GalacticaServer, *args):
-        """Add a stub entry for a suggestion: {uri, title, author?, bib?, key?, position? | range?}."""
-        a = _arguments(args, ("uri", "title"))
-        doc = _open(ls, a["uri"])
-        position = _position(a["position"]) if "position" in a else None
-        span = None
-        if isinstance(a.get("range"), dict):
-            span = types.Range(_position(a["range"].get("start")), _position(a["range"].get("end")))
-        try:
-            return await add_entry(ls, doc, a, position, span)
-        except (ValueError, OSError) as exc:
-            raise BadArguments(str(exc)) from None
+def settings_changed(ls: GalacticaServer, previous: Settings) -> None:
+    if ls.settings.bibliography != previous.bibliography or ls.settings.bib_match_threshold != previous.bib_match_threshold:
+        ls.run_task(check_setting(ls), "check galactica.bibliography")
+        _refresh_all(ls)
 
 
 def _changed(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -> None:
@@ -448,3 +644,19 @@ def _changed(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -> None:
         _refresh_all(ls)
     else:
         schedule_refresh(ls, uri, delay)
+
+
+def register(server: GalacticaServer) -> None:
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: GalacticaServer, params: types.DidChangeWatchedFilesParams) -> None:
+        if any(change.uri.endswith(".bib") for change in params.changes):
+            _refresh_all(ls)
+
+    @command(server, ADD_ENTRY)
+    async def add_entry_command(ls: GalacticaServer, a: AddEntryArguments):
+        """Add a stub entry for a suggestion (see :class:`AddEntryArguments`); every argument is checked first."""
+        return await add_entry(ls, open_document(ls, a.uri), a)
+
+
+FEATURE = Feature("bibliography", register=register, opened=opened, changed=changed, saved=saved, closed=closed,
+                  settings_changed=settings_changed, code_actions=code_actions)

@@ -1,9 +1,12 @@
 """Citation suggestions in the completion menu and for the "suggest citations" command.
 
-LSP method: ``textDocument/completion`` at a citation trigger (``[START_REF]``,
-``\\cite{``-like commands, pandoc ``[@``, MyST ``{cite}``), and the command
-``galactica.suggestCitations``. Galactica proposes "Title, First author" by
-diverse beam search; each is matched against the document's bibliography
+LSP methods: ``textDocument/completion`` at a citation trigger (``[START_REF]``,
+``\\cite{``-like commands, pandoc ``[@``, MyST ``{cite}``; the items come from
+here, the method is ``completion``'s), this feature's part of
+``textDocument/codeAction`` ("Suggest citations here", in prose and only when
+asked), and the command ``galactica.suggestCitations`` (arguments
+:class:`SuggestArguments`; the suggestions for a picker in the editor).
+Galactica proposes "Title, First author" by diverse beam search; each is matched against the document's bibliography
 (``server.bibliography``). Every item shows whether it is in the user's
 library and how sure the model was; items below the confidence threshold say
 that the paper is likely made up; items in the library come first, then by
@@ -26,11 +29,24 @@ from ..analysis.triggers import CitationTrigger
 from ..bibliography.match import LibraryMatch
 from ..engine.galactica import END_REF, START_REF
 from ..engine.types import ModelNotReady, Priority, Suggestion
+from .arguments import arguments
 from .bibliography import DocumentLibrary, library_for, made_up_key, remember
+from .commands import command, open_at
+from .features import Feature, prose_action
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import Window
 
 log = logging.getLogger(__name__)
+
+SUGGEST_CITATIONS = "galactica.suggestCitations"
+
+
+@arguments
+class SuggestArguments:
+    """``galactica.suggestCitations``: references for the prose before ``position``."""
+
+    uri: str
+    position: types.Position
 
 
 def describe(suggestion: Suggestion, threshold: float, match: LibraryMatch | None = None) -> dict:
@@ -174,3 +190,23 @@ async def citation_items(
         )
     remember(ls, doc.uri, shown)
     return items
+
+
+def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
+                 params: types.CodeActionParams) -> list[types.CodeAction]:
+    return prose_action(ls, doc, end, params, "Suggest citations here", SUGGEST_CITATIONS)
+
+
+def register(server: GalacticaServer) -> None:
+    @command(server, SUGGEST_CITATIONS)
+    async def suggest_command(ls: GalacticaServer, a: SuggestArguments):
+        """Suggestions for the prose before a position, for a picker in the editor."""
+        doc, offset = open_at(ls, a.uri, a.position)
+        prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens).text
+        suggestions = await suggest(ls, doc, prompt)
+        if suggestions is None:
+            return {"suggestions": [], "message": ls.engine.not_ready_reason() if ls.engine.state != "ready" else ""}
+        return {"suggestions": await described(ls, doc, suggestions), "message": ""}
+
+
+FEATURE = Feature("citations", register=register, code_actions=code_actions)

@@ -26,6 +26,7 @@ from ..analysis.gate import completion_gate
 from ..analysis.triggers import citation_trigger_at
 from ..engine.types import DecodeSettings, ModelNotReady, Priority
 from .citations import citation_items
+from .features import Feature
 from .server import GalacticaServer, OpenDocument, Superseded
 from .window import window_at
 
@@ -181,3 +182,6 @@ def menu_items(doc: OpenDocument, offset: int, texts: list[str], encoding: str) 
         )
     return items
 
+
+
+FEATURE = Feature("completion", register=register)

@@ -4,8 +4,11 @@ Owns: :class:`GalacticaServer` (a pygls ``LanguageServer``) with the engine,
 the current settings, background tasks kept referenced with their failures
 logged, open-document lookup (``documents``: one normalised URI, a line
 index per text), the "latest request wins" rule per document and feature,
-the ``galactica/status`` notification, and the model's life cycle (load after ``initialized``, reload when the model
-settings change, progress through ``window/workDoneProgress``).
+the ``galactica/status`` notification, messages to the user, and the state
+features keep (declared: the settings and the model asked for and serving
+here; each feature's own state object through :meth:`GalacticaServer.state`).
+The settings and the model's life cycle are ``lifecycle``'s; command arguments
+are read by the converter of ``arguments``.
 """
 
 from __future__ import annotations
@@ -13,25 +16,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from lsprotocol import types
-from pygls.capabilities import get_capability
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
+from ..analysis.language import normalise_language
 from ..engine.service import Engine, Galactica
-from ..engine.types import Cancelled, Priority, Progress
+from ..engine.types import Cancelled, Priority
 from ..engine.worker import Job
-from ..settings import SECTION, Settings, parse
+from ..settings import Settings
+from .arguments import converter
 from .documents import Documents, OpenDocument
 from .positions import encoding_name
 from .protocol import GalacticaProtocol
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+S = TypeVar("S")
+ModelKey = tuple[str, str, str, str]  # model, device, dtype, engine: what a load is asked for
 
 STATUS_NOTIFICATION = "galactica/status"
 # Documents larger than this are served from a window around the cursor only.
@@ -48,6 +53,7 @@ class GalacticaServer(LanguageServer):
             "galactica-lsp",
             __version__,
             protocol_cls=GalacticaProtocol,
+            converter_factory=converter,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
         self.engine = engine or Engine()
@@ -56,13 +62,22 @@ class GalacticaServer(LanguageServer):
         self.initialization_options: Any = None
         self.tasks: set[asyncio.Task] = set()
         self._latest: dict[tuple[str, str], Job] = {}
-        self._loaded_key: tuple[str, str, str] | None = None
+        self.model_key: ModelKey | None = None  # the model last asked for (loading or loaded)
+        self.serving_key: ModelKey | None = None  # the model last loaded: what a failed switch falls back to
         self.latencies: dict[str, float] = {}
         self.shown: dict[str, Any] = {}  # per document, the last suggestions answered (completion.Shown)
+        self._states: dict[type, Any] = {}  # one state object per feature, by its type (see state())
 
     def report_server_error(self, error: Exception, source) -> None:
         """Logged, never shown: requests already carry their error (``protocol``), the rest is the log's."""
         log.error("server error from %s: %s", getattr(source, "__name__", source), error)
+
+    def state(self, kind: type[S]) -> S:
+        """A feature's state: one instance of its (fully defaulted) state class per server, made on first use."""
+        found = self._states.get(kind)
+        if found is None:
+            found = self._states[kind] = kind()
+        return found
 
     # -- background work -------------------------------------------------
 
@@ -170,104 +185,3 @@ class GalacticaServer(LanguageServer):
     def show(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         log.warning("%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"Galactica: {message}"))
-
-    # -- settings and the model's life cycle --------------------------------
-
-    async def read_settings(self) -> None:
-        """initializationOptions, overlaid by workspace/configuration where the client has it."""
-        settings, errors = parse(_section(self.initialization_options), self.base_settings)
-        if get_capability(self.client_capabilities, "workspace.configuration", False):
-            try:
-                answer = await asyncio.wait_for(
-                    self.workspace_configuration_async(
-                        types.ConfigurationParams(items=[types.ConfigurationItem(section=SECTION)])
-                    ),
-                    timeout=5,
-                )
-                settings, more = parse(answer[0] if answer else None, settings)
-                errors += more
-            except Exception as exc:  # a client that does not answer must not keep the model from loading
-                log.warning("workspace/configuration failed: %s", exc)
-        self.apply_settings(settings, errors)
-
-    def apply_settings(self, settings: Settings, errors: list[str]) -> None:
-        for error in errors:
-            self.show(error)
-        self.settings = settings
-        key = (settings.model, settings.device, settings.dtype, settings.engine)
-        if key != self._loaded_key:
-            self._loaded_key = key
-            self.run_task(self.load_model(), f"load {settings.model}")
-
-    async def load_model(self) -> None:
-        """Load (or switch to) the configured model in the background, with progress."""
-        s = self.settings
-        loop = asyncio.get_running_loop()
-        progress = await self._begin_progress(f"Loading Galactica ({s.model})")
-
-        def report(p: Progress) -> None:  # called on the worker thread
-            if p.stage == "ready":
-                return  # said below, once the server has the model
-            percentage = int(100 * p.fraction) if p.fraction is not None else None
-            loop.call_soon_threadsafe(self._report_load, progress, p.message, percentage)
-
-        self.notify_status("loading", f"loading {s.model}")
-        job = self.engine.start_load(
-            s.model, device=s.device, dtype=s.dtype, engine=s.engine,
-            context_tokens=s.context_tokens + s.max_new_tokens,
-            sequences=max(s.suggestions, s.citation_suggestions), report=report,
-        )
-        try:
-            loaded = await asyncio.wrap_future(job.future)
-        except Exception as exc:
-            self._end_progress(progress, f"failed: {exc}")
-            self.notify_status("error", str(exc))
-            self.show(f"cannot load model {s.model!r}: {exc}", types.MessageType.Error)
-            return
-        self._end_progress(progress, f"{loaded.describe()} ready")
-        self.notify_status("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s")
-
-    async def _begin_progress(self, title: str) -> str | None:
-        if not get_capability(self.client_capabilities, "window.work_done_progress", False):
-            return None
-        token = str(uuid.uuid4())
-        try:
-            await asyncio.wait_for(self.work_done_progress.create_async(token), timeout=5)
-        except Exception as exc:
-            log.info("no progress token: %s", exc)
-            return None
-        self.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, percentage=0, cancellable=False))
-        return token
-
-    def _report_load(self, token: str | None, message: str, percentage: int | None) -> None:
-        self.notify_status("loading", message, percentage)
-        if token is not None:
-            self.work_done_progress.report(token, types.WorkDoneProgressReport(message=message, percentage=percentage))
-
-    def _end_progress(self, token: str | None, message: str) -> None:
-        if token is not None:
-            self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-
-
-def _section(options: Any) -> Any:
-    """Settings may come bare or under a ``galactica`` key."""
-    if isinstance(options, dict) and isinstance(options.get(SECTION), dict):
-        return options[SECTION]
-    return options
-
-
-_LANGUAGE_IDS = {
-    "latex": "latex", "tex": "latex", "plaintex": "latex", "context": "latex",
-    "markdown": "markdown", "quarto": "markdown", "rmd": "markdown", "myst": "markdown", "pandoc": "markdown",
-    "python": "python", "jupyter": "python",
-}
-_EXTENSIONS = {".tex": "latex", ".ltx": "latex", ".md": "markdown", ".markdown": "markdown", ".qmd": "markdown",
-               ".rmd": "markdown", ".py": "python", ".pyi": "python"}
-
-
-def normalise_language(language_id: str | None, uri: str) -> str:
-    """The client's languageId, or the file extension when the id is unknown: latex, markdown, python or text."""
-    if language_id and language_id.lower() in _LANGUAGE_IDS:
-        return _LANGUAGE_IDS[language_id.lower()]
-    dot = uri.rfind(".")
-    return _EXTENSIONS.get(uri[dot:].lower(), "text") if dot != -1 else "text"

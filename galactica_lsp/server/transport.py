@@ -38,7 +38,7 @@ from typing import BinaryIO, NoReturn
 
 from pygls.io_ import StdoutWriter, WebSocketWriter
 
-from ..engine.worker import Priority
+from ..engine.types import Priority
 from .protocol import MAX_BODY, FrameReader, GalacticaProtocol
 
 log = logging.getLogger(__name__)

@@ -86,12 +86,11 @@ def test_the_first_bibliography_wins_a_key_used_twice():
     assert len(index) == 1 and index.has_key("K") and index.match("First", None, 0.9).path == Path("a.bib")
 
 
-def test_each_of_ten_thousand_entries_is_found_by_its_own_title_and_surname():
-    # How fast: benchmarks/bib_match.py (tests make no wall-clock assertions).
+def test_matching_against_ten_thousand_entries():
+    """Each title finds its own entry among 10,000 (how fast: benchmarks/bib_match.py)."""
     text, known = make_bib(10_000)
     index = MatchIndex([parse_bib(text)])
-    assert len(index) == 10_000
-    for i in range(0, 10_000, 200):
+    step = len(known) // 50
+    for i in range(0, len(known), step):
         title, surname = known[i]
-        found = index.match(title.lower(), surname, 0.85)
-        assert found is not None and normalise(found.entry.title) == normalise(title)
+        assert index.match(title.lower(), surname, 0.85).key == f"key{i}"

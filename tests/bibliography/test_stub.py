@@ -48,10 +48,9 @@ def test_the_rest_of_the_file_is_unchanged_byte_for_byte(tmp_path, name):
     assert entries[stub.key].title == "M\u00f6bius & Strings: 50% of $x_1$ braces"
     assert entries[stub.key].surnames == ("\u0141ukasz",)
     added = after[len(before) :]
-    if b"\r\n" in before:
-        assert added.count(b"\n") == added.count(b"\r\n")  # the file's own line endings
-    if name == "crlf_tabs":
-        assert b"\n\ttitle = " in added  # and its own indentation
+    # The file's own line endings, and (where it has entries) its own indentation.
+    assert added.count(b"\r\n") == (added.count(b"\n") if b"\r\n" in before else 0)
+    assert (b"\n\ttitle = " in added) == (name == "crlf_tabs")
 
 
 def test_the_stub_is_a_misc_entry_marked_unverified():

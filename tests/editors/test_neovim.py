@@ -382,7 +382,7 @@ def test_the_neovim_files_name_only_real_settings_and_list_them_all():
 
 def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_path):
     from galactica_lsp.engine.decoding import DecodeSettings
-    from galactica_lsp.server.explain import PARAGRAPH_STOPS, paragraph_text
+    from galactica_lsp.server.paragraph import PARAGRAPH_STOPS, paragraph_text
     from galactica_lsp.settings import Settings
 
     text = render(SNIPPET_BY_NAME["heat-equation.tex"].text)

@@ -21,7 +21,7 @@ from galactica_lsp.bibliography.parse import read_bib
 from galactica_lsp.bibliography.stub import NOTE, suggested_key
 from galactica_lsp.settings import Settings
 
-from .conftest import open_document
+from .conftest import LOAD_TIMEOUT, open_document
 
 FIXTURE = Path(__file__).parent.parent / "bibliography" / "fixtures" / "library.bib"
 THRESHOLD = Settings().bib_match_threshold
@@ -101,7 +101,7 @@ async def test_markdown_front_matter_bibliography(client, project, tiny_engine, 
     check_items(result.items, wanted)
 
 
-async def wait_for(condition, timeout: float = 20.0):
+async def wait_for(condition, timeout: float = LOAD_TIMEOUT):  # a hang guard only
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
@@ -120,6 +120,14 @@ def action_fields(action) -> tuple[str, types.Command | None, dict | None]:
         raw = ast.literal_eval(action.command)
         return action.title, types.Command(title=raw["title"], command=raw["command"], arguments=raw.get("arguments")), None
     return action.title, action, None
+
+
+def edits_for(edit: types.WorkspaceEdit, uri: str) -> list[types.TextEdit]:
+    """The text edits a workspace edit makes to one file, whether sent as ``changes`` or ``documentChanges``."""
+    if edit.document_changes is not None:
+        return [e for change in edit.document_changes if isinstance(change, types.TextDocumentEdit)
+                and change.text_document.uri == uri for e in change.edits]
+    return list((edit.changes or {}).get(uri, []))
 
 
 async def code_actions(client, uri: str, at: types.Range, diagnostics=()):
@@ -141,15 +149,20 @@ async def test_add_bibtex_entry_for_an_unmatched_suggestion(client, project, tin
     adds = [(title, command) for title, command, _ in actions if command and command.command == "galactica.addBibEntry"]
     assert [t for t, _ in adds] == [f"Galactica: add BibTeX entry for “{i.label}” and cite it (unverified)" for i in unmatched]
 
-    before = (project / "library.bib").read_bytes()
+    before = (project / "library.bib").read_text()
     answer = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=adds[0][1].command, arguments=adds[0][1].arguments))
-    after = (project / "library.bib").read_bytes()
-    assert after.startswith(before)
-    assert f"@misc{{{answer['key']},".encode() in after and f"note = {{{NOTE}}}".encode() in after
-    assert answer["key"] == unmatched[0].text_edit.new_text and answer["written"] and answer["cited"]
-    (edit,) = client.applied_edits[-1].changes[uri]
+    # The server writes nothing: the entry is an edit the editor applies, at the end of the file.
+    assert (project / "library.bib").read_text() == before
+    assert answer["key"] == unmatched[0].text_edit.new_text and answer["applied"] and answer["cited"]
+    assert not answer["created"]
+    (bib_edit,) = edits_for(client.applied_edits[-1], Path(answer["bib"]).as_uri())
+    end = position_at(before, len(before))
+    assert bib_edit.range == types.Range(end, end)
+    assert f"@misc{{{answer['key']}," in bib_edit.new_text and f"note = {{{NOTE}}}" in bib_edit.new_text
+    (edit,) = edits_for(client.applied_edits[-1], uri)
     assert edit.new_text == answer["key"] and edit.range == types.Range(at, at)
+    (project / "library.bib").write_text(before + bib_edit.new_text)  # as the editor would
     assert answer["key"] in {e.key for e in read_bib(project / "library.bib").entries}
 
 
@@ -203,7 +216,7 @@ async def test_add_entry_for_a_leftover_reference_replaces_it_with_a_pandoc_cita
     answer = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=command.command, arguments=command.arguments))
     assert answer["key"] == "chowdhery:palm" and answer["bib"] == str((project / "library.bib").resolve())
-    (edit,) = client.applied_edits[-1].changes[uri]
+    (edit,) = edits_for(client.applied_edits[-1], uri)
     assert edit.new_text == "[@chowdhery:palm]" and edit.range == hint.range
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lsprotocol import types
 
-from .conftest import end_of, open_document
+from .conftest import doc_uri, end_of, open_document
 
 VASWANI = "Attention is All you Need, Vaswani"
 
@@ -32,7 +32,7 @@ async def complete(client, uri, text, language):
 @pytest.mark.parametrize("language,text,inserted", TRIGGERS, ids=[t[1].split("architecture ")[1] for t in TRIGGERS])
 async def test_citation_items_at_each_trigger(client, language, text, inserted):
     ext = "tex" if language == "latex" else "md"
-    result = await complete(client, f"file:///tmp/cite.{ext}", text, language)
+    result = await complete(client, doc_uri(client, f"cite.{ext}"), text, language)
     assert result.is_incomplete
     first = result.items[0]
     assert first.label == VASWANI
@@ -42,12 +42,12 @@ async def test_citation_items_at_each_trigger(client, language, text, inserted):
 
 
 async def test_a_begun_title_is_continued(client):
-    result = await complete(client, "file:///tmp/begun.tex", "The Transformer architecture [START_REF] Attention is", "latex")
+    result = await complete(client, doc_uri(client, "begun.tex"), "The Transformer architecture [START_REF] Attention is", "latex")
     assert result.items[0].label == VASWANI
 
 
 async def test_unsure_suggestions_are_marked_as_likely_made_up(client):
-    result = await complete(client, "file:///tmp/unsure.md", "Quantum zebra chromodynamics of teapots [START_REF]",
+    result = await complete(client, doc_uri(client, "unsure.md"), "Quantum zebra chromodynamics of teapots [START_REF]",
                             "markdown")
     assert result.items, "the model always suggests something"
     assert all("likely made up" in item.detail for item in result.items)
@@ -55,18 +55,19 @@ async def test_unsure_suggestions_are_marked_as_likely_made_up(client):
 
 
 async def test_several_distinct_papers_for_a_shared_context(client):
-    result = await complete(client, "file:///tmp/llm.md", "Large language models [START_REF]", "markdown")
+    result = await complete(client, doc_uri(client, "llm.md"), "Large language models [START_REF]", "markdown")
     labels = [item.label for item in result.items]
     assert len(labels) == len(set(labels)) >= 3
 
 
 async def test_suggest_citations_command(client):
     text = "The Transformer architecture"
-    open_document(client, "file:///tmp/cmd.tex", text, "latex")
+    uri = doc_uri(client, "cmd.tex")
+    open_document(client, uri, text, "latex")
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(
             command="galactica.suggestCitations",
-            arguments=[{"uri": "file:///tmp/cmd.tex", "position": {"line": 0, "character": len(text)}}],
+            arguments=[{"uri": uri, "position": {"line": 0, "character": len(text)}}],
         )
     )
     first = result["suggestions"][0]

@@ -9,7 +9,7 @@ from lsprotocol import types
 
 from galactica_lsp.tiny.corpus import FORMULA_BY_LATEX
 
-from .conftest import open_document
+from .conftest import doc_uri, open_document
 
 ENERGY = FORMULA_BY_LATEX["E = mc^2"]
 FORMS = [
@@ -37,7 +37,7 @@ def position_of(text: str, needle: str = "mc^2") -> types.Position:
 
 @pytest.mark.parametrize("language,text", FORMS, ids=[f"{lang}:{t.split('wrote')[-1][:14]!r}" for lang, t in FORMS])
 async def test_hover_explains_the_formula(client, language, text):
-    uri = f"file:///tmp/hover.{EXT[language]}"
+    uri = doc_uri(client, f"hover.{EXT[language]}")
     open_document(client, uri, text, language)
     hover = await client.text_document_hover_async(
         types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri), position=position_of(text))
@@ -49,9 +49,10 @@ async def test_hover_explains_the_formula(client, language, text):
 
 async def test_no_hover_outside_math(client):
     text = "Einstein wrote $E = mc^2$ in 1905."
-    open_document(client, "file:///tmp/nohover.tex", text, "latex")
+    uri = doc_uri(client, "nohover.tex")
+    open_document(client, uri, text, "latex")
     hover = await client.text_document_hover_async(
-        types.HoverParams(text_document=types.TextDocumentIdentifier(uri="file:///tmp/nohover.tex"),
+        types.HoverParams(text_document=types.TextDocumentIdentifier(uri=uri),
                           position=position_of(text, "1905"))
     )
     assert hover is None
@@ -83,7 +84,7 @@ async def code_actions(client, uri, text, language, needle="mc^2", trigger=types
 
 
 async def test_code_actions_on_a_formula(client):
-    actions = await code_actions(client, "file:///tmp/actions.tex", "Einstein wrote $E = mc^2$ in 1905.", "latex")
+    actions = await code_actions(client, doc_uri(client, "actions.tex"), "Einstein wrote $E = mc^2$ in 1905.", "latex")
     titles = [a.title for a in actions]  # code actions (a client may read them as bare commands: same titles)
     assert titles == [
         "Galactica: Explain formula",
@@ -108,7 +109,7 @@ async def test_code_actions_on_a_formula(client):
          "python-code"],
 )
 async def test_citation_and_paragraph_actions_only_in_prose(client, language, text, needle, offered):
-    uri = f"file:///tmp/prose.{EXT[language]}"
+    uri = doc_uri(client, f"prose.{EXT[language]}")
     titles = [a.title for a in await code_actions(client, uri, text, language, needle)]
     prose_actions = ["Galactica: Suggest citations here", "Galactica: Continue paragraph"]
     assert titles == (prose_actions if offered else [])
@@ -117,8 +118,9 @@ async def test_citation_and_paragraph_actions_only_in_prose(client, language, te
 async def test_prose_actions_are_not_offered_to_the_light_bulb(client):
     """An automatic request (the editor's light bulb) gets formula actions only, not a bulb on every line."""
     text = "Large language models are useful. Einstein wrote $E = mc^2$ in 1905."
-    prose = await code_actions(client, "file:///tmp/bulb.tex", text, "latex", "useful", types.CodeActionTriggerKind.Automatic)
-    formula = await code_actions(client, "file:///tmp/bulb.tex", text, "latex", "mc^2", types.CodeActionTriggerKind.Automatic)
+    uri = doc_uri(client, "bulb.tex")
+    prose = await code_actions(client, uri, text, "latex", "useful", types.CodeActionTriggerKind.Automatic)
+    formula = await code_actions(client, uri, text, "latex", "mc^2", types.CodeActionTriggerKind.Automatic)
     assert not prose
     assert [a.title for a in formula][:1] == ["Galactica: Explain formula"]
 
@@ -129,25 +131,27 @@ async def test_prose_actions_are_not_offered_to_the_light_bulb(client):
 )
 async def test_explain_command_inserts_the_answer(client, mode, expected):
     text = "Einstein wrote $E = mc^2$ in 1905.\nNext line.\n"
-    actions = await code_actions(client, "file:///tmp/explain.tex", text, "latex")
+    uri = doc_uri(client, "explain.tex")
+    actions = await code_actions(client, uri, text, "latex")
     commands = [command_of(a) for a in actions]
     command = next(c for c in commands if c.arguments[0].get("mode") == mode)
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command=command.command, arguments=command.arguments)
     )
     assert expected in result["text"] and result["inserted"]
-    edit = client.applied_edits[-1].changes["file:///tmp/explain.tex"][0]
+    edit = client.applied_edits[-1].changes[uri][0]
     assert edit.range.start == types.Position(line=0, character=len("Einstein wrote $E = mc^2$ in 1905."))
     assert all(line.startswith("%") for line in edit.new_text.strip("\n").splitlines())  # LaTeX comments
 
 
 async def test_explain_command_on_nothing_is_a_clear_error(client):
-    open_document(client, "file:///tmp/plain.tex", "No formula here.", "latex")
+    uri = doc_uri(client, "plain.tex")
+    open_document(client, uri, "No formula here.", "latex")
     with pytest.raises(Exception, match="no formula there"):
         await client.workspace_execute_command_async(
             types.ExecuteCommandParams(
                 command="galactica.explainFormula",
-                arguments=[{"uri": "file:///tmp/plain.tex",
+                arguments=[{"uri": uri,
                             "range": {"start": {"line": 0, "character": 3}, "end": {"line": 0, "character": 3}}}],
             )
         )

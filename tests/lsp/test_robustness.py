@@ -7,7 +7,7 @@ import subprocess
 
 from lsprotocol import types
 
-from .conftest import ENV, MODEL, SERVER, open_document
+from .conftest import ENV, LOAD_TIMEOUT, MODEL, SERVER, column, doc_uri, open_document
 
 
 def inline(uri: str, line: int, character: int) -> types.InlineCompletionParams:
@@ -24,32 +24,36 @@ def hover(uri: str, line: int, character: int) -> types.HoverParams:
 
 
 async def test_positions_past_the_end_are_clamped(client):
-    open_document(client, "file:///tmp/short.tex", "The Transformer architecture ", "latex")
+    uri = doc_uri(client, "short.tex")
+    open_document(client, uri, "The Transformer architecture ", "latex")
     for line, character in [(0, 500), (40, 0), (40, 500)]:
-        result = await client.text_document_inline_completion_async(inline("file:///tmp/short.tex", line, character))
+        result = await client.text_document_inline_completion_async(inline(uri, line, character))
         assert isinstance(result, types.InlineCompletionList)
-    assert await client.text_document_hover_async(hover("file:///tmp/short.tex", 99, 99)) is None
+    assert await client.text_document_hover_async(hover(uri, 99, 99)) is None
 
 
 async def test_a_position_inside_a_surrogate_pair(client):
     text = "Let 𝑥 be real and 😀 happy: $𝑥^2 = 4$ holds."
-    open_document(client, "file:///tmp/surrogate.md", text, "markdown")
-    inside_x = len("Let ") + 1  # between the two UTF-16 units of 𝑥
-    result = await client.text_document_inline_completion_async(inline("file:///tmp/surrogate.md", 0, inside_x))
+    uri = doc_uri(client, "surrogate.md")
+    open_document(client, uri, text, "markdown")
+    inside_x = column(client, "Let ") + 1  # between the code units of 𝑥 (two in UTF-16, four in UTF-8)
+    result = await client.text_document_inline_completion_async(inline(uri, 0, inside_x))
     assert not result.items  # mid-word after clamping to the start of 𝑥
-    math_at = len("Let 𝑥 be real and 😀 happy: $".encode("utf-16-le")) // 2 + 2
-    found = await client.text_document_hover_async(hover("file:///tmp/surrogate.md", 0, math_at))
-    assert found is None or found.range.start.character == math_at - 3
+    found = await client.text_document_hover_async(hover(uri, 0, column(client, "Let 𝑥 be real and 😀 happy: $𝑥")))
+    assert found is not None and "`𝑥^2 = 4`" in found.contents.value
+    assert found.range == types.Range(types.Position(0, column(client, "Let 𝑥 be real and 😀 happy: ")),
+                                      types.Position(0, column(client, "Let 𝑥 be real and 😀 happy: $𝑥^2 = 4$")))
 
 
 async def test_a_ten_megabyte_document(client):
     paragraph = "Plain prose about nothing in particular, repeated to make the file large.\n" * 20 + "\n"
     text = paragraph * (10_000_000 // len(paragraph) + 1) + "The Transformer architecture [START_REF]"
     assert len(text) > 10_000_000
-    open_document(client, "file:///tmp/huge.md", text, "markdown")
+    uri = doc_uri(client, "huge.md")
+    open_document(client, uri, text, "markdown")
     last = text.count("\n")
     result = await client.text_document_completion_async(
-        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri="file:///tmp/huge.md"),
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri),
                                position=types.Position(line=last, character=len("The Transformer architecture [START_REF]")))
     )
     # Ten megabytes of filler before it lead the tiny model astray; what matters is a well-formed answer.
@@ -57,17 +61,19 @@ async def test_a_ten_megabyte_document(client):
 
 
 async def test_a_binary_file_opened_as_text_gets_no_completion(client):
-    open_document(client, "file:///tmp/image.tex", "PNG\x00\x01\x02\x00\x00IHDR\x00" * 100, "latex")
-    result = await client.text_document_inline_completion_async(inline("file:///tmp/image.tex", 0, 50))
+    uri = doc_uri(client, "image.tex")
+    open_document(client, uri, "PNG\x00\x01\x02\x00\x00IHDR\x00" * 100, "latex")
+    result = await client.text_document_inline_completion_async(inline(uri, 0, 50))
     assert not result.items
 
 
 async def test_requests_for_a_document_never_opened(client):
-    result = await client.text_document_inline_completion_async(inline("file:///tmp/never-opened.tex", 0, 0))
+    uri = doc_uri(client, "never-opened.tex")
+    result = await client.text_document_inline_completion_async(inline(uri, 0, 0))
     assert not result.items
-    assert await client.text_document_hover_async(hover("file:///tmp/never-opened.tex", 0, 0)) is None
+    assert await client.text_document_hover_async(hover(uri, 0, 0)) is None
     menu = await client.text_document_completion_async(
-        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri="file:///tmp/never-opened.tex"),
+        types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri),
                                position=types.Position(line=0, character=0)))
     assert not menu.items
 
@@ -88,7 +94,7 @@ def test_malformed_json_rpc_bodies_do_not_stop_the_server():
         frame(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "shutdown"}).encode()),
         frame(json.dumps({"jsonrpc": "2.0", "method": "exit"}).encode()),
     ]
-    result = subprocess.run(SERVER, input=b"".join(messages), capture_output=True, timeout=120, env=ENV)
+    result = subprocess.run(SERVER, input=b"".join(messages), capture_output=True, timeout=LOAD_TIMEOUT, env=ENV)
     bodies = [json.loads(chunk.split(b"\r\n\r\n", 1)[1]) for chunk in result.stdout.split(b"Content-Length: ")[1:]]
     replies = {body["id"]: body for body in bodies if "id" in body}
     assert "result" in replies[3] and "capabilities" in replies[3]["result"]
