@@ -85,7 +85,10 @@ class Settings:
     )
     max_new_tokens: int = _setting(32, "Tokens generated for a completion.", _between(1, 1024))
     context_tokens: int = _setting(768, "Prompt budget in tokens, built outward from the cursor.", _between(16, 8192))
-    suggestions: int = _setting(3, "Completions offered at once (ghost text cycles through them).", _between(1, 10))
+    suggestions: int = _setting(
+        3, "Completions offered when you ask for them (invoking ghost text, cycling through it, opening the menu by"
+        " hand); ghost text as you type is one greedy suggestion, the fastest.", _between(1, 10)
+    )
     citation_suggestions: int = _setting(5, "References suggested at a citation.", _between(1, 10))
     diversity: float = _setting(
         1.0, "Diverse beam search penalty for references (0: plain beam search).", _between(0.0, 10.0)
