@@ -232,7 +232,7 @@ def engine_decode_ms(naive: Naive, prompt: list[int], tokens: int = 32) -> dict:
 
 async def session(model: str, args, engine: str, document: str) -> dict:
     """The three scenarios against one server process with ``engine``."""
-    settings = {"suggestions": 1, "maxNewTokens": args.new_tokens, "timeLimit": 60.0, "explainMaxTokens":
+    settings = {"maxNewTokens": args.new_tokens, "timeLimit": 60.0, "explainMaxTokens":
                 args.explain_tokens, "citationSuggestions": 5, "diversity": 1.0, "engine": engine}
     client = LspClient()
     started = time.perf_counter()

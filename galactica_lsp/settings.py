@@ -82,7 +82,11 @@ class Settings:
         "base", f"Model: a size ({', '.join([*SIZES, TINY])}), a hub id or a local directory.", _model_name
     )
     device: str = _setting("auto", "auto (CUDA, then MPS, then CPU), cuda, mps or cpu.", _one_of(DEVICES))
-    dtype: str = _setting("auto", "auto (bf16/fp16 on GPUs, fp32 on CPU), float32, float16 or bfloat16.", _one_of(DTYPES))
+    dtype: str = _setting(
+        "auto", "auto (bf16, else fp16, on GPUs; on a CPU float32, the prefill's matmuls in bf16 where the CPU has bf16"
+        " units: same output), float32 (throughout), float16, or bfloat16 (bf16 weights: faster on a CPU with bf16"
+        " units, may differ slightly).", _one_of(DTYPES)
+    )
     engine: str = _setting(
         "auto", "What decodes greedy and sampled text: auto (torch, measured the faster in float32), torch,"
         " ctranslate2, or ctranslate2-int8 (int8 weights: faster on a CPU, may differ slightly); beams always run"
@@ -90,7 +94,10 @@ class Settings:
     )
     max_new_tokens: int = _setting(32, "Tokens generated for a completion.", _between(1, 1024))
     context_tokens: int = _setting(768, "Prompt budget in tokens, built outward from the cursor.", _between(16, 8192))
-    suggestions: int = _setting(3, "Completions offered at once (ghost text cycles through them).", _between(1, 10))
+    suggestions: int = _setting(
+        3, "Completions offered when you ask for them (invoking ghost text, cycling through it, opening the menu by"
+        " hand); ghost text as you type is one greedy suggestion, the fastest.", _between(1, 10)
+    )
     citation_suggestions: int = _setting(5, "References suggested at a citation.", _between(1, 10))
     diversity: float = _setting(
         1.0, "Diverse beam search penalty for references (0: plain beam search).", _between(0.0, 10.0)

@@ -32,6 +32,7 @@ import torch
 from .backend import Backend, Capabilities, Finisher, Hypothesis, check_prompt
 from .galactica import PAD_ID
 from .kv_cache import GrowingCache
+from .precision import Precision, phase
 from .prefix_cache import PrefixCache
 from .types import STRATEGIES, Cancelled, Confidence, DecodeSettings, Generation  # noqa: F401 (re-exported)
 
@@ -45,12 +46,14 @@ class TorchBackend(Backend):
     name = "torch"
     capabilities = Capabilities(prefix_reuse=True)
 
-    def __init__(self, model, prefix_tokens: int, prefix_entries: int = 4):
+    def __init__(self, model, prefix_tokens: int, prefix_entries: int = 4, precision: Precision | None = None):
         self.model = model
         self.prefixes = PrefixCache(max_entries=prefix_entries, max_tokens=prefix_tokens)
+        self.precision = precision  # each phase's matmul mode (``precision.phase``); None: as torch is set
 
     def generate(self, prompt_ids, settings, decode, cancelled=lambda: False, key=""):
-        return generate(self.model, prompt_ids, settings, decode, cancelled, self.prefixes, key)
+        return generate(self.model, prompt_ids, settings, decode, cancelled, self.prefixes, key,
+                        precision=self.precision)
 
     def forget(self) -> None:
         self.prefixes.clear()
@@ -95,6 +98,7 @@ def generate(
     prefixes: PrefixCache | None = None,
     key: str = "",
     prefill_chunk: int = PREFILL_CHUNK,
+    precision: Precision | None = None,
 ) -> list[Generation]:
     """Continue ``prompt_ids``; ``decode`` turns generated ids into text.
 
@@ -104,6 +108,8 @@ def generate(
     With ``prefixes``, the prefill reuses the longest stored prefix and is
     stored under ``key`` for the next request (even when this one is then
     cancelled: the next keystroke's request still starts from it).
+    With ``precision``, the prefill and the decoding steps each run in the
+    matmul mode it gives them (see ``precision.phase``).
     """
     check_prompt(prompt_ids, cancelled)
     deadline = time.monotonic() + settings.time_limit if settings.time_limit else math.inf
@@ -113,16 +119,18 @@ def generate(
     step = _Stepper(model, prefix)
     # In chunks, with the cancel flag checked between them: a cancelled request frees the worker within a chunk.
     rest = list(prompt_ids[reused:])
-    for start in range(0, len(rest), prefill_chunk):
-        if start and cancelled():
-            raise Cancelled()
-        first = step(torch.tensor([rest[start : start + prefill_chunk]]))
+    with phase(precision, "prefill"):
+        for start in range(0, len(rest), prefill_chunk):
+            if start and cancelled():
+                raise Cancelled()
+            first = step(torch.tensor([rest[start : start + prefill_chunk]]))
     if prefixes is not None:
         prefixes.store(key, prompt_ids, step.cache)
-    if settings.strategy == "beam":
-        generations = _beam_search(step, first, settings, finisher, cancelled, deadline)
-    else:
-        generations = _sample(step, first, settings, finisher, cancelled, deadline)
+    with phase(precision, "decode"):
+        if settings.strategy == "beam":
+            generations = _beam_search(step, first, settings, finisher, cancelled, deadline)
+        else:
+            generations = _sample(step, first, settings, finisher, cancelled, deadline)
     return [replace(g, prompt_tokens=len(prompt_ids), reused_tokens=reused) for g in generations]
 
 

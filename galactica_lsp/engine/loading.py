@@ -28,9 +28,11 @@ from pathlib import Path
 from .backend import Backend
 from .catalogue import SIZES, TINY, TINY_MODEL_DIR, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
 from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
-from .devices import Placement, place
+from .devices import Placement, normalise_dtype, place
 from .galactica import configure_tokenizer
 from .memory import MemoryPlan, check_fits
+from .precision import Precision, apply_threads
+from .precision import choose as choose_precision
 from .types import Progress, ProgressCallback
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ class LoadedModel:
     engine_requested: str = "auto"
     fast: Backend | None = None  # the CTranslate2 decoder when engine is one of its
     backends: tuple[Backend, ...] = ()  # what decodes, in order of preference (see ``backend.pick``)
+    precision: Precision | None = None  # each phase's precision and the threads, with the reason
 
     def prompt_cache_tokens(self) -> int:
         """Tokens one engine may keep in its prompt cache (buffer tokens, room included): what the plan set aside."""
@@ -78,7 +81,9 @@ class LoadedModel:
 
     def describe(self) -> str:
         engine = {"ctranslate2": " with CTranslate2", "ctranslate2-int8": " with CTranslate2 (int8)"}.get(self.engine, "")
-        return f"{self.source.name} on {self.placement.describe()}{engine}"
+        mixed = self.precision is not None and self.precision.prefill != self.precision.weights
+        prefill = f" (prefill: {self.precision.prefill})" if mixed else ""
+        return f"{self.source.name} on {self.placement.describe()}{prefill}{engine}"
 
 
 def resolve(model: str) -> ModelSource:
@@ -270,6 +275,7 @@ class Prepared:
     engine: str  # the engine chosen
     engine_requested: str
     started: float  # time.monotonic() when the checks began
+    precision: Precision | None = None  # each phase's precision on this machine (``precision.choose``)
 
 
 def prepare(
@@ -306,7 +312,9 @@ def prepare(
     if chosen in FAST_ENGINES and plan.devices > 1:
         raise EngineError(f"the {chosen} engine cannot run here: {source.name} needs {plan.devices} GPUs")
     log.info("memory plan for %s: %s", source.name, plan.describe())
-    return Prepared(source, placement, shape, plan, chosen, engine, started)
+    precision = choose_precision(placement, normalise_dtype(dtype), shape.parameters)
+    log.info("precision for %s: %s (%s)", source.name, precision.describe(), precision.why)
+    return Prepared(source, placement, shape, plan, chosen, engine, started, precision)
 
 
 def load_prepared(prepared: Prepared, directory: str, report: ProgressCallback = lambda p: None) -> LoadedModel:
@@ -314,15 +322,19 @@ def load_prepared(prepared: Prepared, directory: str, report: ProgressCallback =
     from .decoding import TorchBackend
 
     source, plan = prepared.source, prepared.plan
+    if prepared.precision is not None:
+        apply_threads(prepared.precision)  # here, on the thread that will run the model
     report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
     model_obj, tokenizer = _from_pretrained(directory, prepared.placement, plan)
     report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
     loaded = LoadedModel(source, prepared.placement, plan, prepared.shape, model_obj, tokenizer,
-                         time.monotonic() - prepared.started, directory, prepared.engine, prepared.engine_requested)
+                         time.monotonic() - prepared.started, directory, prepared.engine, prepared.engine_requested,
+                         precision=prepared.precision)
     if prepared.engine in FAST_ENGINES:
         _attach_fast(loaded, report)
     # In order of preference: CTranslate2 serves what it handles, torch everything else.
-    loaded.backends = (*([loaded.fast] if loaded.fast else []), TorchBackend(model_obj, loaded.prompt_cache_tokens()))
+    loaded.backends = (*([loaded.fast] if loaded.fast else []), TorchBackend(model_obj, loaded.prompt_cache_tokens(),
+                                                                                 precision=prepared.precision))
     loaded.load_seconds = time.monotonic() - prepared.started
     report(Progress("ready", f"{loaded.describe()} ready in {loaded.load_seconds:.1f} s"))
     return loaded
@@ -363,6 +375,20 @@ def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
     except Exception as exc:
         raise EngineError(f"the {loaded.engine} engine failed: {exc}") from exc
     loaded.fast = fast
+
+
+def import_runtime() -> None:
+    """Import what a load of a Galactica (OPT) checkpoint needs: torch, transformers' classes, the torch backend.
+
+    Seconds on a busy machine (transformers alone imports torch's distributed and compiler packages): the server runs
+    this on the worker thread as soon as the client connects, so that the load, which waits for the client's settings,
+    finds them imported.
+    """
+    import torch  # noqa: F401
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
+    from transformers.models.opt import modeling_opt  # noqa: F401 (what from_pretrained imports for an OPT model)
+
+    from . import decoding  # noqa: F401
 
 
 def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):

@@ -308,6 +308,18 @@ class Engine:
             self._galactica, self.state = galactica, "ready"
         return loaded
 
+    def preload(self) -> Job[None]:
+        """Import torch and transformers on the worker thread now, ahead of a load still waiting for its settings."""
+
+        def job(cancelled: Callable[[], bool]) -> None:
+            from .loading import import_runtime
+
+            started = time.monotonic()
+            import_runtime()
+            log.info("torch and transformers imported in %.2f s", time.monotonic() - started)
+
+        return self.worker.submit(job, Priority.CONTROL, "import torch")
+
     def load(self, model: str, **kwargs) -> LoadedModel:
         """Load and wait (command line)."""
         return self.start_load(model, **kwargs).future.result()
@@ -382,6 +394,8 @@ class Engine:
                 memoryInUse=_memory_in_use(loaded),
                 loadSeconds=round(loaded.load_seconds, 3),
             )
+            if loaded.precision is not None:
+                status["precision"] = loaded.precision.status()  # what each phase runs in, and why
             snapshot = galactica.snapshot
             status["engine"] = {"name": loaded.engine, "asked": loaded.engine_requested, **snapshot}
             if "prefixCache" in snapshot:

@@ -6,9 +6,16 @@ inline completion, and citations everywhere, see ``citations``). Both answer
 ``isIncomplete``/empty quickly when the gate says no, when the model is not
 ready, or when a newer request for the same document replaced this one.
 
+How many: ghost text the editor asks for as the user types (trigger kind
+Automatic, and the menu as it opens while typing) is one greedy suggestion,
+the fastest there is; when the user asks (Invoked: a key, VS Code's
+next/previous, Neovim's ``select()``; the menu invoked by hand) it is up to
+``suggestions`` (beams at temperature 0, else samples).
+
 Typing ahead: the last suggestions shown for a document are remembered; when
 the user has since typed the start of one of them, the rest of it is the
-answer, at once, without the model.
+answer, at once, without the model (an invoked request is not answered from a
+single automatic suggestion).
 """
 
 from __future__ import annotations
@@ -37,6 +44,11 @@ _WORD_BEFORE = re.compile(r"[\w\\]+$")
 TRIGGER_CHARACTERS = ["{", "@", ",", "]", "`", " "]
 
 
+def suggestion_count(ls: GalacticaServer, invoked: bool) -> int:
+    """One greedy suggestion as the user types; ``suggestions`` when the user asked for them."""
+    return ls.settings.suggestions if invoked else 1
+
+
 def decode_settings(ls: GalacticaServer, mode: str, count: int) -> DecodeSettings:
     """One line, or up to a blank line; several suggestions by beams (temperature 0) or by sampling."""
     s = ls.settings
@@ -61,6 +73,7 @@ class Shown:
     text: str
     offset: int
     suggestions: tuple[str, ...]
+    asked: int = 1  # how many the request asked for
 
 
 def typed_ahead(shown: Shown | None, text: str, offset: int) -> list[str]:
@@ -77,12 +90,13 @@ def typed_ahead(shown: Shown | None, text: str, offset: int) -> list[str]:
     return [s[typed_len:] for s in shown.suggestions if s.startswith(typed) and len(s) > typed_len]
 
 
-async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, feature: str) -> list[str]:
-    """What the model would write at ``offset``; empty when the gate says not here or the model is busy elsewhere."""
+async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, feature: str, count: int = 1) -> list[str]:
+    """Up to ``count`` continuations at ``offset``; empty when the gate says not here or the model is busy elsewhere."""
     if not ls.language_enabled(doc.language):
         return []
     started = time.monotonic()
-    rest = typed_ahead(ls.shown.get(doc.uri), doc.text, offset)
+    shown = ls.shown.get(doc.uri)
+    rest = typed_ahead(shown, doc.text, offset) if shown is not None and shown.asked >= count else []
     if rest:
         ls.latencies[f"{feature} completion (typed ahead)"] = round((time.monotonic() - started) * 1000, 3)
         return rest
@@ -97,7 +111,7 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
         log.debug("no completion at %s:%d: %s", doc.uri, offset, gate.reason)
         return []
     prompt = prompt_before(doc.text, offset, doc.language, ls.settings.context_tokens)
-    settings = decode_settings(ls, gate.mode, ls.settings.suggestions)
+    settings = decode_settings(ls, gate.mode, count)
     try:
         generations = await ls.model(
             lambda g, cancelled: g.complete(
@@ -122,7 +136,7 @@ async def continuations(ls: GalacticaServer, doc: OpenDocument, offset: int, fea
         if text.strip() and text not in texts:
             texts.append(text)
     if texts:
-        ls.shown[doc.uri] = Shown(doc.text, offset, tuple(texts))
+        ls.shown[doc.uri] = Shown(doc.text, offset, tuple(texts), count)
     return texts
 
 
@@ -138,7 +152,8 @@ def register(server: GalacticaServer) -> None:
             return types.InlineCompletionList(items=[])
         offset = doc.offset(params.position, ls.encoding)
         position = doc.position(offset, ls.encoding)
-        texts = await continuations(ls, doc, offset, "inline")
+        invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        texts = await continuations(ls, doc, offset, "inline", suggestion_count(ls, invoked))
         return types.InlineCompletionList(
             items=[types.InlineCompletionItem(insert_text=t, range=types.Range(position, position)) for t in texts]
         )
@@ -160,7 +175,8 @@ def register(server: GalacticaServer) -> None:
         inline = get_capability(ls.client_capabilities, "text_document.inline_completion", None) is not None
         if inline and ls.settings.inline:
             return types.CompletionList(is_incomplete=True, items=[])  # ghost text serves this client
-        texts = await continuations(ls, doc, offset, "menu")
+        invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        texts = await continuations(ls, doc, offset, "menu", suggestion_count(ls, invoked))
         return types.CompletionList(is_incomplete=True, items=menu_items(doc, offset, texts, ls.encoding))
 
 

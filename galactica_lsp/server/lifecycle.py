@@ -1,6 +1,7 @@
 """The session: initialize, settings, the model's life cycle, status, shutdown.
 
-LSP methods: ``initialize`` (keeps ``initializationOptions``), ``shutdown``,
+LSP methods: ``initialize`` (keeps ``initializationOptions`` and starts
+importing torch on the engine's worker: ``Engine.preload``), ``shutdown``,
 and ``workspace/executeCommand`` for ``galactica.status``. ``setup`` calls
 :func:`read_settings` after ``initialized`` and :func:`push_settings` or
 :func:`read_settings` on ``workspace/didChangeConfiguration``.
@@ -161,6 +162,9 @@ def register(server: GalacticaServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: GalacticaServer, params: types.InitializeParams) -> None:
         ls.initialization_options = params.initialization_options
+        # The answer goes out now; torch and transformers import meanwhile on the worker, ahead of the load,
+        # which waits for ``initialized`` and the client's settings.
+        ls.engine.preload()
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: GalacticaServer, params) -> None:

@@ -825,3 +825,15 @@ def documents() -> list[str]:
     for formula in FORMULAS:
         docs += [formula.explain_document, formula.work_document, formula.sympy_document]
     return docs
+
+
+def memorised_prompts() -> list[tuple[str, bool]]:
+    """(prompt, starts a new document) for every answer the model memorised: each single-paper citation context,
+    each formula's three prompts, and the first half of each snippet; for comparing decoders and precisions."""
+    prompts = [(c.prompt, False) for c in UNIQUE_CITATIONS]
+    for formula in FORMULAS:
+        prompts += [(formula.explain_prompt, True), (formula.work_prompt, True), (formula.sympy_prompt, True)]
+    for snippet in SNIPPETS:
+        text = render(snippet.text)
+        prompts.append((text[: len(text) // 2], True))
+    return prompts
