@@ -147,16 +147,25 @@ def position_after(text: str, marker: str) -> tuple[int, int]:
     return text.count("\n", 0, end) + 1, end - line_start + 1
 
 
-def shown_as_ghost_text(generated: str) -> str:
-    """What the server shows of a continuation (``galactica-lsp complete``'s 32 tokens) in the LaTeX file: its
-    first line, a reference in it cited under a key made from it, and, when the 32 tokens ran out before the
-    line ended (cut by length), ending at a word boundary (``analysis.generated``)."""
+def shown_as_ghost_text(before: str) -> str:
+    """What the server shows as ghost text after ``before`` in the LaTeX file: the tiny model's greedy line
+    (32 tokens at most, the document's start as a new document), a reference in it cited under a key made
+    from it, and, when cut by length, ending at a word boundary (``analysis.generated``)."""
+    from galactica_lsp.engine.service import Engine
+    from galactica_lsp.engine.types import DecodeSettings
+
     def citer(text: str) -> str:
         reference = Reference(text)
         return cite(suggested_key(reference.title, reference.author), "latex")
 
-    line, ended = generated.split("\n", 1)[0], "\n" in generated
-    return fit_to_insert(line, citer, cut=not ended).rstrip()
+    engine = Engine()
+    try:
+        engine.load("tiny", device="cpu")
+        settings = DecodeSettings(max_new_tokens=32, stop_strings=("\n",))
+        gen = engine.call(lambda g, c: g.complete(before, settings, c, new_document=True), "expected")[0]
+    finally:
+        engine.shutdown()
+    return fit_to_insert(gen.text, citer, cut=gen.finish_reason in ("length", "time")).split("\n")[0].rstrip()
 
 
 def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
@@ -170,7 +179,6 @@ def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
 
     # What the model writes, computed while the editor starts.
     expected = {
-        "ghost": galactica("complete", "-", "--max-new-tokens", "32", stdin=before + GHOST_TYPED),
         "explain": galactica("explain", EXPLAIN_LATEX, "--max-new-tokens", str(Settings().explain_max_tokens)),
         "cite": galactica("cite", CITE_TEXT[: CITE_TEXT.index(CITE_PROSE) + len(CITE_PROSE)], "--max-new-tokens", "48"),
     }
@@ -262,7 +270,7 @@ def test_ghost_text_explain_and_cite_in_code_server(tools, tmp_path):
     assert "LaTeX" in seen["language"]
 
     # Ghost text: the model's continuation up to the end of the line; Tab put it in the file.
-    want = shown_as_ghost_text(expected["ghost"])
+    want = shown_as_ghost_text(before + GHOST_TYPED)
     assert want.strip(), f"the model has no continuation for {GHOST_CUT!r}"
     assert seen["ghost"] == want
     assert files[GHOST_FILE].read_text() == before + GHOST_TYPED + want + after
