@@ -39,7 +39,8 @@ async def test_a_library_entry_is_added_to_the_open_cite_list(client):
     assert first["edit"] == {"range": {"start": where["position"], "end": where["position"]},
                              "newText": "vaswani2017attention"}
     answer = await run(client, "galactica.insertCitation", {**where, "index": 0})
-    assert answer == {"applied": True, "key": "vaswani2017attention", "inLibrary": True, "message": ""}
+    after = {"line": 0, "character": len(text) + len("vaswani2017attention")}  # just past the inserted key
+    assert answer == {"applied": True, "key": "vaswani2017attention", "inLibrary": True, "message": "", "end": after}
     edit = last_edit(client, uri)
     assert edit.new_text == "vaswani2017attention" and edit.range.start == end_of(text) == edit.range.end
 
@@ -98,5 +99,6 @@ async def test_pick_citation_asks_the_client_and_inserts_the_choice(client):
     answer = await run(client, "galactica.pickCitation", {"uri": uri, "position": {"line": 0, "character": len(text)}})
     (request,) = asked
     assert request.actions[0].title == "1. Attention is All you Need, Vaswani (in your library: vaswani2017attention)"
-    assert answer == {"applied": True, "key": "vaswani2017attention", "inLibrary": True, "message": ""}
+    after = {"line": 0, "character": len(text) + len("~\\cite{vaswani2017attention}")}
+    assert answer == {"applied": True, "key": "vaswani2017attention", "inLibrary": True, "message": "", "end": after}
     assert last_edit(client, uri).new_text == "~\\cite{vaswani2017attention}"

@@ -17,9 +17,12 @@ H.run(function()
     vim.schedule(function() on_choice(items[1], 1) end)
   end
 
+  local cited = nil
+  vim.api.nvim_create_autocmd('User', { pattern = 'GalacticaCited', callback = function(ev) cited = ev.data end })
+
   H.seen.cases = {}
   for _, case in ipairs(I.cases) do
-    picked = nil
+    picked, cited = nil, nil
     local before = vim.api.nvim_buf_get_lines(buf, case.line - 1, case.line, true)[1]
     vim.api.nvim_win_set_cursor(0, { case.line, 0 })
     if case.insert then
@@ -31,6 +34,7 @@ H.run(function()
     H.wait(5000, function()
       return vim.api.nvim_buf_get_lines(buf, case.line - 1, case.line, true)[1] ~= before
     end, 'the reference to be inserted')
+    H.wait(5000, function() return cited ~= nil end, 'the plugin to place the cursor (User GalacticaCited)')
     local seen = vim.deepcopy(picked)
     seen.line = vim.api.nvim_buf_get_lines(buf, case.line - 1, case.line, true)[1]
     seen.cursor = vim.api.nvim_win_get_cursor(0)

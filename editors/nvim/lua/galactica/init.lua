@@ -150,6 +150,8 @@ function M.cite(at)
         elseif not answer.applied and answer.message ~= '' then
           vim.notify('Galactica: ' .. answer.message, vim.log.levels.INFO)
         end
+        -- For mappings and tests: the citation is in (or was not inserted), and the cursor placed.
+        vim.api.nvim_exec_autocmds('User', { pattern = 'GalacticaCited', data = answer })
       end)
     end)
   end)
