@@ -22,6 +22,7 @@ from .engine.devices import DEVICES, DTYPES
 from .engine.vllm_backend import REMOTE_ENGINES
 from .verify import SOURCES as VERIFY_SOURCES
 from .verify import check_endpoints
+from .verify.verifier import DEFAULT_TIMEOUT as VERIFY_TIMEOUT
 
 SECTION = "galactica"
 LANGUAGES = ("latex", "markdown", "python")
@@ -138,6 +139,9 @@ class Settings:
     verify_endpoints: dict = _setting(
         {}, "Base URL per source, for mirrors and proxies, e.g. {\"crossref\": \"https://api.crossref.org\"}.",
         _endpoints,
+    )
+    verify_timeout: float = _setting(
+        VERIFY_TIMEOUT, "Seconds to wait for one source's answer when checking a suggested reference.", _between(0.5, 120.0)
     )
     endpoint: str = _setting(
         "", "With engine vllm: the vLLM server's URL (http:// or https://, e.g. https://vllm.example.org); its API"

@@ -73,19 +73,28 @@ class Stub:
     text: str  # what is added there (separating line breaks included)
 
 
-def append_stub(existing: str, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:
-    """The addition that puts a stub at the end of a ``.bib`` file with text ``existing``."""
+def file_style(existing: str) -> tuple[str, str]:
+    """The line ending and the field indentation a ``.bib`` file's text uses (``\\n`` and two spaces by default)."""
     newline = "\r\n" if "\r\n" in existing else "\n"
     found = _FIELD_INDENT.search(existing)
-    indent = found.group(1) if found else "  "
-    key = unique_key(key or suggested_key(title, author), taken)
-    separator = ""
+    return newline, found.group(1) if found else "  "
+
+
+def separator(existing: str, newline: str) -> str:
+    """What goes between a file's last byte and an entry added after it: one blank line, nothing more."""
     if existing:
         if not existing.endswith("\n"):
-            separator = newline * 2
-        elif not existing.endswith(newline * 2) and existing.strip():
-            separator = newline
-    return Stub(key, len(existing), separator + stub_entry(key, title, author, newline, indent))
+            return newline * 2
+        if not existing.endswith(newline * 2) and existing.strip():
+            return newline
+    return ""
+
+
+def append_stub(existing: str, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:
+    """The addition that puts a stub at the end of a ``.bib`` file with text ``existing``."""
+    newline, indent = file_style(existing)
+    key = unique_key(key or suggested_key(title, author), taken)
+    return Stub(key, len(existing), separator(existing, newline) + stub_entry(key, title, author, newline, indent))
 
 
 def write_stub(path: Path, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:

@@ -17,10 +17,12 @@ A ``.bib`` file is read only when it is a regular file of at most
 are said to the user once per problem (``window/showMessage``).
 ``galactica.addBibEntry`` never writes an existing file: it checks every
 argument, allows only a bibliography of the document (or, when it has none, a
-new ``references.bib`` next to it), and sends the stub entry and the citation
-as one ``workspace/applyEdit`` that the editor applies (creating the new file
+new ``references.bib`` next to it), and sends the entry and the citation as
+one ``workspace/applyEdit`` that the editor applies (creating the new file
 there too; a client that cannot create files gets the new file written by the
-server, never over an existing one).
+server, never over an existing one). The entry is the record's own BibTeX when
+``galactica.verify`` found the paper (``verification``), else an unverified
+``@misc`` stub; either is only ever added after the file's last byte.
 
 Owns :class:`Libraries`, this feature's state: parsed ``.bib`` files by path
 (re-parsed when their modification time or size changes, or when the editor
@@ -56,12 +58,14 @@ from ..bibliography.parse import BibProblem, Bibliography, parse_bibliography
 from ..bibliography.stub import append_stub, suggested_key, unique_key
 from ..engine.galactica import Reference, find_references
 from ..engine.types import Suggestion
+from ..verify.bibtex import appended
 from ..settings import Settings
 from .arguments import arguments, shown
 from .commands import BadArguments, CommandFailed, apply_edit, command, open_document, wire_position
 from .features import Feature
 from .positions import LineIndex
 from .server import GalacticaServer, OpenDocument
+from .verification import action_tag, real_entry
 
 log = logging.getLogger(__name__)
 
@@ -415,24 +419,24 @@ def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
                     title=f"Galactica: cite `{data['key']}` from your library", kind=QUICK_FIX,
                     diagnostics=[diagnostic], edit=edit, is_preferred=True))
             else:
-                actions.append(_add_action(doc, f"“{data['reference']}”", {"range": span}, title, author,
+                actions.append(_add_action(ls, doc, f"“{data['reference']}”", {"range": span}, title, author,
                                            None, [diagnostic]))
         elif diagnostic.code == "unknown-key" and isinstance(data.get("key"), str):
             suggestion = state.made_up.get((doc.uri, data["key"]))
             if suggestion is not None:
                 r = suggestion.reference
-                actions.append(_add_action(doc, f"“{r.text}”", {}, r.title, r.author, data["key"], [diagnostic]))
+                actions.append(_add_action(ls, doc, f"“{r.text}”", {}, r.title, r.author, data["key"], [diagnostic]))
     trigger = citation_trigger_at(doc.text, end, doc.language) if start == end else None
     if trigger is not None and trigger.kind != "galactica":
         position = wire_position(doc.position(end, ls.encoding))
         for suggestion in state.suggestions.get(doc.uri, []):  # those the menu showed as not in the library
             r = suggestion.reference
-            actions.append(_add_action(doc, f"“{r.text}”", {"position": position}, r.title, r.author, None, []))
+            actions.append(_add_action(ls, doc, f"“{r.text}”", {"position": position}, r.title, r.author, None, []))
     return actions
 
 
-def _add_action(doc: OpenDocument, what: str, where: dict, title: str, author: str | None, key: str | None,
-                diagnostics: list) -> types.CodeAction:
+def _add_action(ls: GalacticaServer, doc: OpenDocument, what: str, where: dict, title: str, author: str | None,
+                key: str | None, diagnostics: list) -> types.CodeAction:
     argument = {"uri": doc.uri, "title": title, **where}
     if author:
         argument["author"] = author
@@ -440,7 +444,8 @@ def _add_action(doc: OpenDocument, what: str, where: dict, title: str, author: s
         argument["key"] = key
     cites = " and cite it" if where else ""
     command = types.Command(title=f"Add BibTeX entry for {what}{cites}", command=ADD_ENTRY, arguments=[argument])
-    return types.CodeAction(title=f"Galactica: add BibTeX entry for {what}{cites} (unverified)", kind=QUICK_FIX,
+    tag = action_tag(ls, title, author)  # (unverified), or what galactica.verify found
+    return types.CodeAction(title=f"Galactica: add BibTeX entry for {what}{cites} {tag}", kind=QUICK_FIX,
                             diagnostics=diagnostics or None, command=command)
 
 
@@ -508,13 +513,22 @@ async def _target(ls: GalacticaServer, path: Path, new: bool) -> Target:
 
 
 async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: AddEntryArguments) -> dict:
-    """Send the edit that appends a stub entry to the chosen .bib and cites its key; nothing is written before."""
+    """Send the edit that appends an entry to the chosen .bib and cites its key; nothing is written before.
+
+    The entry is the record's own BibTeX when ``galactica.verify`` finds the paper (under the key the
+    suggestion's stub would have had), else the unverified ``@misc`` stub.
+    """
     library = await library_for(ls, doc)
     if a.key and library.index.has_key(a.key):
         raise BadArguments(f"`{a.key}` is already in your bibliography")
     path, new = _target_path(doc, library, a.bib)
-    target = await _target(ls, path, new)
-    stub = append_stub(target.text or "", a.title, a.author, library.index.keys, a.key)
+    key = a.key or suggested_key(a.title, a.author)
+    real = await real_entry(ls, a.title, a.author, unique_key(key, library.index.keys))
+    target = await _target(ls, path, new)  # read after the check, which may take a while
+    if real is not None and real.text is not None:
+        stub = appended(target.text or "", real.text, key, library.index.keys)
+    else:
+        stub = append_stub(target.text or "", a.title, a.author, library.index.keys, a.key)
     at = LineIndex(target.text or "").position(stub.offset, ls.encoding)
     bib_edit = types.TextEdit(range=types.Range(at, at), new_text=stub.text)
     current = ls.document(doc.uri) or doc
@@ -550,7 +564,8 @@ async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: AddEntryArguments
     state.made_up.pop((doc.uri, stub.key), None)
     _refresh_all(ls)
     return {"key": stub.key, "bib": str(path), "applied": applied, "created": created,
-            "cited": insertion is not None and applied}
+            "cited": insertion is not None and applied, "entry": "record" if real and real.text else "stub",
+            "verification": real.status if real is not None else None}
 
 
 def _document_edit(uri: str, version: int | None, edit: types.TextEdit) -> types.TextDocumentEdit:

@@ -22,7 +22,11 @@ confidence. At ``[START_REF]`` the Galactica form is inserted (only there);
 at cite commands, pandoc ``@`` and MyST/rST roles the library's key, or for a
 paper not in the library a key made from the suggestion (unused in the
 library), which the "Add BibTeX entry" code action can then give an entry. A
-key already in the citation being typed is not offered again.
+key already in the citation being typed is not offered again. With
+``galactica.verify`` on, each item not in the library also says what the public
+records say of it, the command's suggestions carry ``verification`` and the
+message-request picker shows it (``verification``: the check runs in the
+background, the menu never waits for it).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from .commands import BadArguments, CommandFailed, apply_edit, command, open_at,
 from .features import Feature, prose_action
 from .positions import after
 from .server import GalacticaServer, OpenDocument, Superseded
+from .verification import add_statuses, annotate, picker_note
 from .window import Window
 
 log = logging.getLogger(__name__)
@@ -249,11 +254,13 @@ async def citation_items(
         else:
             key = new_text = made_up_key(library, suggestion.reference)
             note = (f"Not in your bibliography: `{new_text}` is a key made from the suggestion; the code action"
-                    " \"Add BibTeX entry\" writes an unverified stub for it.")
+                    " \"Add BibTeX entry\" writes an entry for it (the record's own when `galactica.verify` found it,"
+                    " else an unverified stub).")
         shown.append((suggestion, match, key))
         warning = "**Likely made up.** " if p < threshold and match is None else ""
         where = f"in your library: {match.key}" if match else "not in your library"
-        items.append(
+        items.append(annotate(
+            ls,
             types.CompletionItem(
                 label=suggestion.text,
                 kind=types.CompletionItemKind.Reference,
@@ -270,8 +277,10 @@ async def citation_items(
                 # Prefixed with what was typed, so that the client's filter never hides a suggestion.
                 filter_text=trigger.prefix + (suggestion.text if trigger.kind == "galactica" else new_text),
                 text_edit=types.TextEdit(range=edit_range, new_text=new_text),
-            )
-        )
+            ),
+            suggestion,
+            match is not None,
+        ))
     remember(ls, doc.uri, shown)
     return items
 
@@ -292,7 +301,9 @@ def register(server: GalacticaServer) -> None:
         suggestions = await suggest(ls, doc, prompt)
         if suggestions is None:
             return {"suggestions": [], "message": ls.engine.not_ready_reason() if ls.engine.state != "ready" else ""}
-        return {"suggestions": await described(ls, doc, offset, suggestions), "message": ""}
+        shown = await described(ls, doc, offset, suggestions)
+        await add_statuses(ls, shown)  # each with its check, as far as it got in a moment
+        return {"suggestions": shown, "message": ""}
 
     @command(server, INSERT_CITATION)
     async def insert_command(ls: GalacticaServer, a: InsertArguments):
@@ -307,7 +318,8 @@ def register(server: GalacticaServer) -> None:
         shown = result["suggestions"]
         if not shown:
             raise CommandFailed(result["message"] or "Galactica has no suggestion here")
-        titles = [f"{i + 1}. {s['text']} ({'in your library: ' + s['key'] if s['inLibrary'] else s['label']})"
+        titles = [f"{i + 1}. {s['text']} ("
+                  f"{'in your library: ' + s['key'] if s['inLibrary'] else s['label'] + picker_note(s)})"
                   for i, s in enumerate(shown)]
         chosen = await ls.window_show_message_request_async(types.ShowMessageRequestParams(
             type=types.MessageType.Info, message="Galactica: cite which paper? (Galactica cites from memory:"

@@ -2,7 +2,8 @@
 
 LSP methods: ``textDocument/inlineCompletion`` (LSP 3.18, ghost text) and
 ``textDocument/completion`` (the menu: continuations for clients without
-inline completion, and citations everywhere, see ``citations``). Both answer
+inline completion, and citations everywhere, see ``citations``; their
+``completionItem/resolve`` is ``verification``'s). Both answer
 ``isIncomplete``/empty quickly when the gate says no, when the model is not
 ready, or when a newer request for the same document replaced this one.
 
@@ -160,7 +161,7 @@ def register(server: GalacticaServer) -> None:
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=False),
+        types.CompletionOptions(trigger_characters=TRIGGER_CHARACTERS, resolve_provider=True),  # see verification
     )
     async def completion(ls: GalacticaServer, params: types.CompletionParams):
         doc = ls.document(params.text_document.uri)

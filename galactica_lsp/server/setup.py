@@ -18,7 +18,7 @@ from collections.abc import Callable
 from lsprotocol import types
 
 from ..settings import SECTION, Settings
-from . import bibliography, citations, completion, explain, lifecycle, paragraph
+from . import bibliography, citations, completion, explain, lifecycle, paragraph, verification
 from .features import ACTION_KIND, Feature
 from .server import GalacticaServer
 
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 FEATURES: tuple[Feature, ...] = (
     lifecycle.FEATURE, completion.FEATURE, explain.FEATURE, bibliography.FEATURE, citations.FEATURE,
-    paragraph.FEATURE,
+    paragraph.FEATURE, verification.FEATURE,
 )
 
 

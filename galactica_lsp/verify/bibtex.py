@@ -5,8 +5,10 @@ Owns: the Crossref content-negotiation URL for a DOI
 ``Accept: application/x-bibtex``), :func:`arxiv_entry` (an entry built from an
 arXiv record: ``@article`` with the journal reference when arXiv has one,
 ``@misc`` otherwise, always with ``eprint``, ``archivePrefix``,
-``primaryClass``), :func:`looks_like_entry`, and :func:`with_key` (the same
-entry under a key the caller chose, e.g. one made unique against the library).
+``primaryClass``), :func:`looks_like_entry`, :func:`with_key` (the same
+entry under a key the caller chose, e.g. one made unique against the library),
+and :func:`appended` (the addition that puts such an entry at the end of a
+``.bib`` file's text, in its line endings, the text before it untouched).
 Pure: fetching is the verifier's.
 """
 
@@ -14,8 +16,9 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from collections.abc import Iterable
 
-from ..bibliography.stub import suggested_key
+from ..bibliography.stub import Stub, file_style, separator, suggested_key, unique_key
 from .match import name_tokens
 from .records import Record
 
@@ -44,6 +47,18 @@ def with_key(entry: str, key: str) -> str:
     if not found:
         raise ValueError("not a BibTeX entry")
     return f"{entry[:found.start(2)]}{key}{entry[found.end(2):]}"
+
+
+def appended(existing: str, entry: str, key: str, taken: Iterable[str]) -> Stub:
+    """The addition that puts a record's ``entry`` at the end of a ``.bib`` file with text ``existing``.
+
+    The entry goes under ``key``, made unique against ``taken`` (the library's keys, compared as BibTeX
+    does); its line breaks become the file's; nothing before the end of ``existing`` changes.
+    """
+    newline, _ = file_style(existing)
+    key = unique_key(key, taken)
+    text = with_key(entry.strip(), key).replace("\r\n", "\n").replace("\r", "\n")
+    return Stub(key, len(existing), separator(existing, newline) + text.replace("\n", newline) + newline)
 
 
 def _value(text: str) -> str:

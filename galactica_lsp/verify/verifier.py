@@ -8,8 +8,11 @@ each source's pacing, so the limits hold across requests and threads):
   :class:`~.records.Found`, :class:`~.records.NotFound` or
   :class:`~.records.Unchecked`; it never raises, and each source's answer or
   failure is in the verdict's ``reports``;
-- :meth:`Verifier.check_async` runs it in a worker thread under a deadline,
-  so an event loop never waits on the network;
+- :meth:`Verifier.check_async` (and :meth:`Verifier.check_reference_async`,
+  for a title and author already apart) runs it in a worker thread under a deadline,
+  so an event loop never waits on the network (in ``executor`` when one is
+  given: a server keeps these threads apart from the loop's default pool, so
+  a slow source never holds up its other work);
 - :meth:`Verifier.bibtex` / :meth:`Verifier.bibtex_async`: the record's real
   entry (Crossref content negotiation for a DOI, arXiv's metadata otherwise).
 
@@ -25,6 +28,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlparse
 
@@ -74,7 +78,8 @@ class Verifier:
                  cache: Cache | None = None, use_cache: bool = True, mailto: str | None = None,
                  intervals: Mapping[str, float] | None = None, max_wait: float = 30.0, rows: int = ROWS,
                  threshold: float = TITLE_AGREE, s2_key: str | None = None,
-                 clock: Callable[[], float] | None = None, sleep: Callable[[float], None] | None = None):
+                 clock: Callable[[], float] | None = None, sleep: Callable[[float], None] | None = None,
+                 executor: Executor | None = None):
         bad = check_endpoints(endpoints or {})
         if bad:
             raise ValueError("; ".join(bad))
@@ -83,6 +88,7 @@ class Verifier:
         self.cache = (cache or Cache()) if use_cache else None
         self.mailto = mailto if mailto is not None else os.environ.get("GALACTICA_LSP_MAILTO") or None
         self.s2_key = s2_key if s2_key is not None else os.environ.get("SEMANTIC_SCHOLAR_API_KEY") or None
+        self.executor = executor
         timing = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
         self.pacers = {name: http.Pacer((intervals or {}).get(name, spec.interval), **timing)
                        for name, spec in SPECS.items()}
@@ -103,11 +109,22 @@ class Verifier:
 
     async def check_async(self, suggestion: str, sources: Sequence[str], deadline: float | None = None) -> Verdict:
         """:meth:`check` in a worker thread; after ``deadline`` seconds, Unchecked (the thread finishes and caches)."""
+        reference = Reference(suggestion.strip())
+        return await self.check_reference_async(reference.title, reference.author, sources, deadline)
+
+    async def check_reference_async(self, title: str, author: str | None, sources: Sequence[str],
+                                    deadline: float | None = None) -> Verdict:
+        """:meth:`check_reference` in a worker thread, under ``deadline`` as :meth:`check_async`."""
         limit = deadline if deadline is not None else self.deadline(len(sources))
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self.check, suggestion, sources), limit)
+            return await asyncio.wait_for(self._in_thread(self.check_reference, title, author, sources), limit)
         except asyncio.TimeoutError:
             return Unchecked(f"no answer within {limit:g} s")
+
+    def _in_thread(self, call: Callable, *args):
+        if self.executor is None:
+            return asyncio.to_thread(call, *args)
+        return asyncio.get_running_loop().run_in_executor(self.executor, call, *args)
 
     def deadline(self, n_sources: int) -> float:
         """Enough for every source to time out once, plus waiting for its turn."""
@@ -231,7 +248,7 @@ class Verifier:
     async def bibtex_async(self, record: Record, key: str | None = None, deadline: float | None = None) -> Bibtex:
         limit = deadline if deadline is not None else self.deadline(1)
         try:
-            return await asyncio.wait_for(asyncio.to_thread(self.bibtex, record, key), limit)
+            return await asyncio.wait_for(self._in_thread(self.bibtex, record, key), limit)
         except asyncio.TimeoutError:
             return Bibtex(None, record.source, f"no answer within {limit:g} s")
 

@@ -5,7 +5,8 @@
 --- Every setting (the same names as in VS Code and the README's table) lives under `galactica`:
 ---   model, device, dtype, engine, maxNewTokens, contextTokens, suggestions, citationSuggestions, diversity,
 ---   temperature, topP, topK, languages, inline, hover, completeInComments, citationThreshold,
----   bibliography, bibMatchThreshold, timeLimit, explainMaxTokens, verify, verifyEndpoints, endpoint.
+---   bibliography, bibMatchThreshold, timeLimit, explainMaxTokens, verify, verifyEndpoints, verifyTimeout,
+---   endpoint.
 --- Unset ones keep the server's defaults (and `--model`/`--device` given in `cmd`).
 
 ---@type vim.lsp.Config
