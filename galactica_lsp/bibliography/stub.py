@@ -3,7 +3,8 @@
 Owns: the key made from a suggestion (``vaswani:attention``, made unique
 against the keys in use, case-insensitively as BibTeX compares them), the stub
 itself (``@misc`` with ``title``, ``author`` and
-``note = {unverified: suggested by Galactica}``, written in the file's own
+``note = {unverified: suggested by Galactica}`` unless the caller has a truer
+note, written in the file's own
 line ending and indentation, LaTeX specials escaped), and :func:`append_stub`
 / :func:`write_stub`: the file's existing bytes are kept exactly; the stub is
 only ever added after them (with a line break first when the file does not end
@@ -60,8 +61,9 @@ def _field(value: str) -> str:
     return _SPECIALS.sub(r"\\\1", value)
 
 
-def stub_entry(key: str, title: str, author: str | None, newline: str = "\n", indent: str = "  ") -> str:
-    fields = [("title", title), ("author", author or ""), ("note", NOTE)]
+def stub_entry(key: str, title: str, author: str | None, newline: str = "\n", indent: str = "  ",
+               note: str = NOTE) -> str:
+    fields = [("title", title), ("author", author or ""), ("note", note)]
     body = f",{newline}".join(f"{indent}{name} = {{{_field(value)}}}" for name, value in fields if value)
     return f"@misc{{{key},{newline}{body}{newline}}}{newline}"
 
@@ -90,11 +92,13 @@ def separator(existing: str, newline: str) -> str:
     return ""
 
 
-def append_stub(existing: str, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:
+def append_stub(existing: str, title: str, author: str | None, taken: Iterable[str], key: str | None = None,
+                note: str = NOTE) -> Stub:
     """The addition that puts a stub at the end of a ``.bib`` file with text ``existing``."""
     newline, indent = file_style(existing)
     key = unique_key(key or suggested_key(title, author), taken)
-    return Stub(key, len(existing), separator(existing, newline) + stub_entry(key, title, author, newline, indent))
+    entry = stub_entry(key, title, author, newline, indent, note)
+    return Stub(key, len(existing), separator(existing, newline) + entry)
 
 
 def write_stub(path: Path, title: str, author: str | None, taken: Iterable[str], key: str | None = None) -> Stub:

@@ -528,7 +528,8 @@ async def add_entry(ls: GalacticaServer, doc: OpenDocument, a: AddEntryArguments
     if real is not None and real.text is not None:
         stub = appended(target.text or "", real.text, key, library.index.keys)
     else:
-        stub = append_stub(target.text or "", a.title, a.author, library.index.keys, a.key)
+        note = {"note": real.note} if real is not None and real.note else {}  # found, but no entry to be had
+        stub = append_stub(target.text or "", a.title, a.author, library.index.keys, a.key, **note)
     at = LineIndex(target.text or "").position(stub.offset, ls.encoding)
     bib_edit = types.TextEdit(range=types.Range(at, at), new_text=stub.text)
     current = ls.document(doc.uri) or doc

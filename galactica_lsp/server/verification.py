@@ -250,11 +250,15 @@ def action_tag(ls: GalacticaServer, title: str, author: str | None) -> str:
 
 @dataclass(frozen=True)
 class RealEntry:
-    """The record's own BibTeX for a suggestion (``text``), or None and why (``status``, one line)."""
+    """The record's own BibTeX for a suggestion (``text``), or None and why (``status``, one line).
+
+    ``note``: what a stub written instead says, when the record was found but its entry could not be had.
+    """
 
     text: str | None
     status: str
     record: Record | None = None
+    note: str | None = None
 
 
 async def real_entry(ls: GalacticaServer, title: str, author: str | None, key: str | None = None) -> RealEntry | None:
@@ -271,8 +275,10 @@ async def real_entry(ls: GalacticaServer, title: str, author: str | None, key: s
         return RealEntry(None, verdict.describe())
     entry = await verifier(ls).bibtex_async(verdict.record, key)
     if entry.text is None:
-        return RealEntry(None, f"{verdict.describe()}; its BibTeX could not be fetched ({entry.problem})",
-                         verdict.record)
+        record = verdict.record
+        return RealEntry(None, f"{verdict.describe()}; its BibTeX could not be fetched ({entry.problem})", record,
+                         f"suggested by Galactica; found in {LABELS.get(record.source, record.source)}:"
+                         f" {record.identifier}; its BibTeX could not be fetched")
     return RealEntry(entry.text, verdict.describe(), verdict.record)
 
 
