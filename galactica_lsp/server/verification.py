@@ -169,7 +169,7 @@ def wire(verdict: Verdict | None, names: tuple[str, ...]) -> dict:
             "record": record_wire(record) if record else None}
 
 
-def _shown(item: types.CompletionItem, base_detail: str | None, verdict: Verdict | None,
+def with_check(item: types.CompletionItem, base_detail: str | None, verdict: Verdict | None,
            names: tuple[str, ...]) -> types.CompletionItem:
     """The item with the check in its detail (when on) and its documentation (always)."""
     if names:
@@ -199,7 +199,7 @@ def annotate(ls: GalacticaServer, item: types.CompletionItem, suggestion: Sugges
     r = suggestion.reference
     item.data = {"galactica": "citation", "title": r.title, "author": r.author, "detail": item.detail}
     names = sources(ls)
-    return _shown(item, item.detail, known(check(ls, r.title, r.author)), names)
+    return with_check(item, item.detail, known(check(ls, r.title, r.author)), names)
 
 
 async def resolve(ls: GalacticaServer, item: types.CompletionItem) -> types.CompletionItem:
@@ -213,7 +213,7 @@ async def resolve(ls: GalacticaServer, item: types.CompletionItem) -> types.Comp
     if task is not None and not task.done():
         await asyncio.wait({task}, timeout=RESOLVE_WAIT_S)  # a timeout leaves the check running
     base = data.get("detail") if isinstance(data.get("detail"), str) else None
-    return _shown(item, base, known(task), sources(ls))
+    return with_check(item, base, known(task), sources(ls))
 
 
 async def add_statuses(ls: GalacticaServer, suggestions: list[dict]) -> None:

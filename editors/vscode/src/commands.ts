@@ -23,6 +23,8 @@ interface Suggestion {
   key: string;
   inLibrary: boolean;
   edit: { range: object; newText: string } | null;
+  // galactica.verify's check of a paper not in the library (null for a library entry).
+  verification: { state: string; summary: string; text: string } | null;
 }
 
 interface Explanation {
@@ -123,6 +125,7 @@ async function cite(server: Server, at?: CiteAt): Promise<void> {
       detail:
         (s.inLibrary ? `$(library) in your library: ${s.key} · ` : `not in your library (key ${s.key}) · `) +
         `${Math.round(s.confidence * 100)}% sure` +
+        (s.verification && s.verification.state !== 'off' ? ` · ${s.verification.summary}` : '') +
         (s.likelyMadeUp ? '  $(warning) likely made up: check that it exists' : ''),
       index,
     })),

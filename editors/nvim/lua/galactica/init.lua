@@ -83,8 +83,8 @@ local function one_line(text)
   return vim.trim((text:gsub('%s+', ' ')))
 end
 
---- One picker line: title, author, how sure, the key when it is in your bibliography, and a mark on
---- likely made-up papers.
+--- One picker line: title, author, how sure, the key when it is in your bibliography, what
+--- galactica.verify found (when on), and a mark on likely made-up papers.
 function M.format_suggestion(s)
   local author = s.author ~= vim.NIL and one_line(s.author) or 'author unknown'
   local line = ('%s — %s (%d%% sure)'):format(one_line(s.title), author, math.floor(s.confidence * 100 + 0.5))
@@ -92,6 +92,10 @@ function M.format_suggestion(s)
     line = line .. ('  [in your library: %s]'):format(s.key)
   elseif s.key then
     line = line .. ('  [not in your library: %s]'):format(s.key)
+  end
+  local check = s.verification
+  if type(check) == 'table' and check.state ~= 'off' then
+    line = line .. ('  [%s]'):format(check.summary)
   end
   return s.likelyMadeUp and (line .. '  [likely made up]') or line
 end
