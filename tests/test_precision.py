@@ -10,7 +10,15 @@ import torch
 from galactica_lsp.engine.decoding import DecodeSettings, generate
 from galactica_lsp.engine.devices import Placement
 from galactica_lsp.engine.galactica import END_REF_ID, EOS_ID, decode
-from galactica_lsp.engine.precision import SMALL_MODEL_PARAMETERS, _cpuinfo_bf16, choose, cpu_bf16, phase
+from galactica_lsp.engine.precision import (
+    SMALL_MODEL_PARAMETERS,
+    _cpuinfo_bf16,
+    choose,
+    cpu_bf16,
+    default_threads,
+    phase,
+    prefill_threads,
+)
 from galactica_lsp.tiny.corpus import UNIQUE_CITATIONS, memorised_prompts
 
 CPU = Placement("cpu", "float32", (8 * 2**30,), ("CPU",))
@@ -21,7 +29,8 @@ BIG = 125_000_000
 def test_auto_on_a_cpu_with_bf16_units_allows_bf16_matmuls_in_the_prefill_only(cpu):
     plan = choose(CPU, "auto", BIG, cpu=cpu)
     assert (plan.weights, plan.prefill, plan.decode) == ("float32", "float32, bf16 matmuls", "float32")
-    assert plan.prefill_matmul == "bf16" and plan.decode_onednn and plan.threads is None
+    assert plan.prefill_matmul == "bf16" and plan.decode_onednn
+    assert (plan.threads, plan.decode_threads) == (prefill_threads(), 1)
     assert plan.hardware == {"amx": "AMX", "avx512-bf16": "AVX512-BF16"}[cpu] and plan.hardware in plan.why
 
 
@@ -51,10 +60,43 @@ def test_a_gpu_runs_both_phases_in_its_half_precision(dtype, why):
     assert why in plan.why and plan.hardware == "H100"
 
 
-def test_a_small_model_runs_on_one_thread_and_a_large_one_on_the_default():
-    assert choose(CPU, "auto", SMALL_MODEL_PARAMETERS - 1, cpu="none").threads == 1
-    assert choose(CPU, "auto", SMALL_MODEL_PARAMETERS, cpu="none").threads is None
-    assert choose(Placement("cuda", "bfloat16", (1,), ("GPU",)), "auto", 1000).threads is None
+def test_a_small_model_runs_on_one_thread_and_a_large_one_prefills_on_every_core_but_one():
+    small = choose(CPU, "auto", SMALL_MODEL_PARAMETERS - 1, cpu="none")
+    assert (small.threads, small.decode_threads) == (1, 1) and "one thread (a small model)" in small.why
+    large = choose(CPU, "auto", SMALL_MODEL_PARAMETERS, cpu="none")
+    assert (large.threads, large.decode_threads) == (max(1, default_threads() - 1), 1)
+    assert "decoding on one" in large.why
+    gpu = choose(Placement("cuda", "bfloat16", (1,), ("GPU",)), "auto", 1000)
+    assert (gpu.threads, gpu.decode_threads) == (None, None)
+
+
+@pytest.mark.parametrize("dtype, requested", [("float32", "auto"), ("float32", "float32"), ("bfloat16", "bfloat16"),
+                                              ("float16", "float16")])
+@pytest.mark.parametrize("cpu", ["amx", "avx512-bf16", "none"])
+def test_every_cpu_plan_decodes_on_one_thread(dtype, requested, cpu):
+    assert choose(replace(CPU, dtype=dtype), requested, BIG, cpu=cpu).decode_threads == 1
+
+
+@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 1), (4, 3), (16, 15)])
+def test_the_prefill_leaves_one_core_to_the_editor(cores, expected):
+    assert prefill_threads(cores) == expected
+
+
+def test_the_decode_phase_runs_on_its_threads_and_puts_the_count_back_even_on_error():
+    before = torch.get_num_threads()
+    plan = replace(choose(CPU, "auto", BIG, cpu="none"), decode_threads=1)
+    torch.set_num_threads(2)
+    try:
+        with phase(plan, "decode"):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with phase(plan, "prefill"):
+            assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), phase(plan, "decode"):
+            raise RuntimeError("a failing step")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("flags, expected", [
@@ -96,7 +138,7 @@ def loaded(tiny_torch_engine):
 def test_the_loaded_model_says_what_it_picked_and_why(tiny_torch_engine):
     status = tiny_torch_engine.status()["precision"]
     expected = choose(CPU, "auto", tiny_torch_engine.loaded.shape.parameters)
-    assert status == expected.status() and status["threads"] == 1  # the tiny model is small
+    assert status == expected.status() and (status["threads"], status["decode_threads"]) == (1, 1)  # small
     assert status["why"] and status["hardware"] in ("AMX", "AVX512-BF16", "no bf16 units")
 
 

@@ -1,0 +1,127 @@
+"""Intra-op threads per phase on this CPU: prefill and decoding on one thread or on every core, quiet and beside a busy neighbour.
+
+A language server shares the CPU with the editor, the browser and the
+build. Each decoding step of a model is a few hundred small operations; on
+every core, each of them waits for the slowest thread, and a thread whose
+core is taken by another process makes them all wait. The prefill is a few
+big matrix products, where more cores pay. This benchmark measures both
+phases, on one thread and on all of them, in one process, rounds
+interleaved, best of ``--rounds`` kept:
+
+- quiet: nothing else started by the benchmark (other processes on the
+  machine still count: the load average is printed);
+- busy: ``--neighbours`` processes spinning in a loop, as an editor, a
+  browser tab or a compile would.
+
+    python benchmarks/threads.py --model mini
+    python benchmarks/threads.py --model base --decode-tokens 8
+
+Prints the time of each and the ratio one thread / all cores; the engine's
+rule (``precision.choose``) follows these figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
+
+import galactica_lsp  # noqa: E402,F401  (sets OpenMP's wait policy before torch loads, as the server does)
+import torch  # noqa: E402
+from harness import prepare_model, temporary_directory  # noqa: E402
+from typing_session import build_document  # noqa: E402
+
+from galactica_lsp.engine.decoding import DecodeSettings, generate  # noqa: E402
+
+
+def _spin(stop) -> None:
+    while not stop.is_set():
+        sum(range(10_000))
+
+
+def timed(run) -> float:
+    started = time.perf_counter()
+    run()
+    return (time.perf_counter() - started) * 1000
+
+
+def measure(model, prompt: list[int], short: list[int], args) -> dict:
+    """Best-of-rounds prefill ms and decode ms per token, on one thread and on all, interleaved."""
+    cores = torch.get_num_threads()
+    counts = sorted({1, cores})
+
+    def run(tokens: int, ids: list[int], rows: int = 1):
+        settings = (DecodeSettings(max_new_tokens=tokens, stop_token_ids=()) if rows == 1 else
+                    DecodeSettings(strategy="beam", max_new_tokens=tokens, num_beams=rows, num_return=rows,
+                                   beam_groups=rows, diversity=1.0, stop_token_ids=()))
+        return generate(model, ids, settings, lambda t: "")
+
+    best = {(what, n): float("inf") for what in ("prefill", "decode", "beams") for n in counts}
+    for n in counts:
+        torch.set_num_threads(n)
+        run(2, short)  # first passes pay for kernel choices
+    for _ in range(args.rounds):
+        for n in counts:
+            torch.set_num_threads(n)
+            best["prefill", n] = min(best["prefill", n], timed(lambda: run(1, prompt)))
+            one = timed(lambda: run(1, short))
+            per_token = (timed(lambda: run(1 + args.decode_tokens, short)) - one) / args.decode_tokens
+            best["decode", n] = min(best["decode", n], per_token)
+            per_step = (timed(lambda: run(1 + args.decode_tokens, short, 5)) - timed(lambda: run(1, short, 5)))
+            best["beams", n] = min(best["beams", n], per_step / args.decode_tokens)
+    torch.set_num_threads(cores)
+    return {f"{what}_ms_{n}_threads": round(v, 2) for (what, n), v in best.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="mini", help="a size of ../shared configs (random weights of its shape)")
+    parser.add_argument("--prefill-tokens", type=int, default=512)
+    parser.add_argument("--decode-tokens", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--neighbours", type=int, default=1, help="spinning processes in the busy case")
+    parser.add_argument("--out", default="", help="also write the result as JSON here")
+    args = parser.parse_args()
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with temporary_directory() as tmp:
+        directory, what = prepare_model(args.model, Path(tmp))
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+        ids = tokenizer(build_document(args.prefill_tokens + 200), add_special_tokens=False)["input_ids"]
+        prompt, short = [2] + ids[: args.prefill_tokens - 1], [2] + ids[:64]
+        result = {"model": args.model, "what": what, "cores": torch.get_num_threads(),
+                  "load_average": os.getloadavg()[0], "quiet": measure(model, prompt, short, args)}
+        stop = multiprocessing.Event()
+        neighbours = [multiprocessing.Process(target=_spin, args=(stop,), daemon=True) for _ in range(args.neighbours)]
+        for p in neighbours:
+            p.start()
+        try:
+            result["busy"] = measure(model, prompt, short, args)
+        finally:
+            stop.set()
+            for p in neighbours:
+                p.join()
+    cores = result["cores"]
+    print(f"{args.model} ({what}) float32 on {cores} cores; load average {result['load_average']:.1f} at the start;"
+          f" busy = {args.neighbours} spinning process(es); best of {args.rounds}")
+    print(f"{'':8s} {'phase':28s} {'1 thread':>12s} {f'{cores} threads':>12s}  1 thread / {cores}")
+    for case in ("quiet", "busy"):
+        r = result[case]
+        for what, label in (("prefill", f"prefill {len(prompt)} tokens"), ("decode", "decode, ms per token"),
+                            ("beams", "5 diverse beams, ms per step")):
+            one, all_ = r[f"{what}_ms_1_threads"], r[f"{what}_ms_{cores}_threads"]
+            print(f"{case:8s} {label:28s} {one:12.1f} {all_:12.1f}  {one / all_:6.2f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
