@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -14,8 +15,12 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 # Galactica's real tokenizer and configs live beside the repository (licence: never copy them in).
 REFERENCE_DIR = Path(os.environ.get("GALACTICA_REFERENCE_DIR", REPO.parent / "shared" / "galactica"))
-# Models converted for CTranslate2 go to a fresh directory per run (servers started by tests inherit it).
-os.environ.setdefault("GALACTICA_LSP_CACHE", tempfile.mkdtemp(prefix="galactica-lsp-cache-"))
+# Models converted for CTranslate2 go to a fresh directory per run (servers started by tests inherit it),
+# removed when the run ends: a test run leaves nothing behind in the temporary folder.
+if "GALACTICA_LSP_CACHE" not in os.environ:
+    _RUN_CACHE = tempfile.TemporaryDirectory(prefix="galactica-lsp-cache-")
+    os.environ["GALACTICA_LSP_CACHE"] = _RUN_CACHE.name
+    atexit.register(_RUN_CACHE.cleanup)
 
 
 def reference_path(*parts: str) -> Path:
