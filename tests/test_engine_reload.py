@@ -114,3 +114,50 @@ def test_unloading_resets_the_state():
     status = engine.status()
     assert engine.state == "empty" and engine.loaded is None
     assert "model" not in status and "engine" not in status and "prefixCache" not in status
+
+
+def test_the_old_model_keeps_answering_while_the_new_one_downloads(engine, monkeypatch):
+    from galactica_lsp.engine import loading
+
+    real_download, release, started = loading.download, threading.Event(), threading.Event()
+
+    def slow_download(source, report):
+        started.set()
+        assert release.wait(60), "the test never released the download"
+        return real_download(source, report)
+
+    monkeypatch.setattr(loading, "download", slow_download)
+    before, old = complete(engine), engine.loaded
+    job = engine.start_load("tiny", device="cpu", context_tokens=256)
+    assert started.wait(60)
+    try:
+        # The download is under way on its own thread: the worker still serves the old model.
+        assert complete(engine) == before and engine.loaded is old and engine.state == "ready"
+        assert not job.future.done()
+    finally:
+        release.set()
+    assert job.future.result(timeout=120) is engine.loaded and engine.loaded is not old
+    assert complete(engine) == before
+
+
+def test_a_download_that_fails_keeps_the_working_model(engine, monkeypatch):
+    from galactica_lsp.engine import loading
+
+    def broken(source, report):
+        raise ModelError(f"cannot download {source.location}: ConnectionError: the network went away")
+
+    monkeypatch.setattr(loading, "download", broken)
+    before, old = complete(engine), engine.loaded
+    with pytest.raises(ModelError, match="the network went away"):
+        engine.start_load("tiny", device="cpu", context_tokens=256).future.result(timeout=120)
+    assert engine.state == "ready" and engine.error is None and engine.loaded is old
+    assert complete(engine) == before
+
+
+def test_an_unreachable_vllm_endpoint_keeps_the_working_model(engine):
+    before, old = complete(engine), engine.loaded
+    job = engine.start_load("tiny", engine="vllm", endpoint="http://127.0.0.1:9")
+    with pytest.raises(Exception, match="127.0.0.1:9"):
+        job.future.result(timeout=120)
+    assert engine.state == "ready" and engine.loaded is old
+    assert complete(engine) == before

@@ -31,6 +31,7 @@ from .galactica import (
 )
 from .types import (  # noqa: F401 (the plain types are re-exported for the callers of this module)
     EXPLAIN_MODES,
+    Cancelled,
     Confidence,
     DecodeSettings,
     Generation,
@@ -245,68 +246,98 @@ class Engine:
         engine: str = "auto",
         endpoint: str = "",
     ) -> Job[LoadedModel]:
-        """Queue a (re)load as a control job: check the new model first, then drop the old one and load.
+        """Queue a (re)load: check the new model, fetch its files, and only then drop the old one and load.
 
-        The checks (the name, the device and dtype, the engine, the shape, the
-        memory fit counting what the old model gives back, and that the hub
-        is reachable when the files are not cached) run before anything is
-        unloaded: when one fails, the old model stays loaded and serving
-        (``state`` stays "ready") and the job's future raises the error.
+        Three stages; the returned job's future ends with the last one:
+
+        1. the checks, a control job on the worker (the name, the device and
+           dtype, the engine, the shape, the memory fit counting what the old
+           model gives back, that the hub is reachable when the files are not
+           cached; for vLLM, the endpoint and its model);
+        2. the download, on a thread of its own: the old model keeps answering
+           on the worker meanwhile, however long the files take;
+        3. the swap, a control job on the worker: unload the old model, load
+           the new one, warm it up.
+
+        When a check or the download fails, the old model stays loaded and
+        serving (``state`` stays "ready") and the future raises the error.
         """
         with self._lock:
             if self.state != "ready":
                 self.state, self.error = "loading", None
+        handle: Job[LoadedModel] = Job(lambda cancelled: None, Priority.CONTROL, f"load {model}")
 
-        def job(cancelled: Callable[[], bool]) -> LoadedModel:
-            from .loading import download, load_prepared, prepare
-
-            if engine == "vllm":  # a remote server: no weights here, no memory check
-                return self._connect(model, endpoint, report)
-            try:
-                prepared = prepare(model, device, dtype, context_tokens, sequences, report, engine,
-                                   reclaimable=self._reclaimable())
-            except BaseException as exc:
-                with self._lock:
-                    if self._galactica is None:
-                        self.state, self.error = "error", str(exc)
-                raise
+        def failed(exc: BaseException) -> None:
             with self._lock:
-                self.state, self.error = "loading", None
-            self._unload()
-            try:
-                loaded = load_prepared(prepared, download(prepared.source, report), report)
+                if self._galactica is None:
+                    self.state, self.error = "error", str(exc)
+            if not handle.future.done():
+                handle.future.set_exception(exc)
+
+        def then(job: Job, next_stage: Callable[[object], None]) -> None:
+            """Run ``next_stage`` with the job's result, or fail the handle with its error."""
+
+            def done(future) -> None:
+                if handle.cancelled() or future.cancelled():
+                    failed(Cancelled(f"load {model} cancelled"))
+                elif future.exception() is not None:
+                    failed(future.exception())
+                else:
+                    next_stage(future.result())
+
+            job.future.add_done_callback(done)
+
+        def check(cancelled: Callable[[], bool]):
+            if engine == "vllm":  # a remote server: no weights here, no memory check
+                from .vllm_backend import connect
+
+                return connect(model, endpoint, report)
+            from .loading import prepare
+
+            return prepare(model, device, dtype, context_tokens, sequences, report, engine,
+                           reclaimable=self._reclaimable())
+
+        def fetch(checked) -> None:
+            if engine == "vllm":  # connected: nothing to download
+                return swap_to(checked, None)
+
+            def download_files() -> None:
+                from .loading import download
+
+                try:
+                    directory = download(checked.source, report)
+                except BaseException as exc:  # network, disk: the old model keeps serving
+                    failed(exc)
+                    return
+                swap_to(checked, directory)
+
+            threading.Thread(target=download_files, name="galactica-download", daemon=True).start()
+
+        def swap_to(checked, directory: str | None) -> None:
+            def swap(cancelled: Callable[[], bool]) -> LoadedModel:
+                from .loading import load_prepared
+
+                with self._lock:
+                    self.state, self.error = "loading", None
+                self._unload()
+                loaded = checked if directory is None else load_prepared(checked, directory, report)
                 galactica = Galactica(loaded)
                 warm = time.monotonic()
                 galactica.warm_up()
                 log.info("warm-up took %.0f ms", (time.monotonic() - warm) * 1000)
-            except BaseException as exc:
                 with self._lock:
-                    self.state, self.error = "error", str(exc)
-                raise
-            with self._lock:
-                self._galactica, self.state = galactica, "ready"
-            return loaded
+                    self._galactica, self.state = galactica, "ready"
+                return loaded
 
-        return self.worker.submit(job, Priority.CONTROL, f"load {model}")
+            try:
+                job = self.worker.submit(swap, Priority.CONTROL, f"load {model}")
+            except RuntimeError as exc:  # the worker has shut down meanwhile
+                failed(exc)
+                return
+            then(job, handle.future.set_result)
 
-    def _connect(self, model: str, endpoint: str, report: ProgressCallback) -> LoadedModel:
-        """The vllm engine's load: check the endpoint and its model, then serve through it."""
-        from .vllm_backend import connect
-
-        self._unload()
-        with self._lock:
-            self.state, self.error = "loading", None
-        try:
-            loaded = connect(model, endpoint, report)
-            galactica = Galactica(loaded)
-            galactica.warm_up()
-        except BaseException as exc:
-            with self._lock:
-                self.state, self.error = "error", str(exc)
-            raise
-        with self._lock:
-            self._galactica, self.state = galactica, "ready"
-        return loaded
+        then(self.worker.submit(check, Priority.CONTROL, f"check {model}"), fetch)
+        return handle
 
     def preload(self) -> Job[None]:
         """Import torch and transformers on the worker thread now, ahead of a load still waiting for its settings."""
