@@ -95,7 +95,7 @@ def measure_floor(model_dir: str, device: str, dtype: torch.dtype) -> dict:
         (lambda: vector @ buffer.view(-1, 8192).T, count * element),
     ]
     bandwidth = max(size / _best_time(run, device, 5) for run, size in streams)
-    del buffer, target
+    buffer = target = streams = None  # frees the buffers (the lambdas are done with them)
     n = 2048
     a = torch.randn(n, n, dtype=dtype, device=device)
     b = torch.randn(n, n, dtype=dtype, device=device)

@@ -63,6 +63,7 @@ def measure(model, prompt: list[int], short: list[int], args) -> dict:
         return generate(model, ids, settings, lambda t: "")
 
     best = {(what, n): float("inf") for what in ("prefill", "decode", "beams") for n in counts}
+    runs = {(what, length, n): float("inf") for what in ("decode", "beams") for length in ("long", "short") for n in counts}
     for n in counts:
         torch.set_num_threads(n)
         run(2, short)  # first passes pay for kernel choices
@@ -70,11 +71,11 @@ def measure(model, prompt: list[int], short: list[int], args) -> dict:
         for n in counts:
             torch.set_num_threads(n)
             best["prefill", n] = min(best["prefill", n], timed(lambda: run(1, prompt)))
-            one = timed(lambda: run(1, short))
-            per_token = (timed(lambda: run(1 + args.decode_tokens, short)) - one) / args.decode_tokens
-            best["decode", n] = min(best["decode", n], per_token)
-            per_step = (timed(lambda: run(1 + args.decode_tokens, short, 5)) - timed(lambda: run(1, short, 5)))
-            best["beams", n] = min(best["beams", n], per_step / args.decode_tokens)
+            # decoding alone: the best long run minus the best short one, over the rounds
+            for what, rows in (("decode", 1), ("beams", 5)):
+                runs[what, "long", n] = min(runs[what, "long", n], timed(lambda: run(1 + args.decode_tokens, short, rows)))
+                runs[what, "short", n] = min(runs[what, "short", n], timed(lambda: run(1, short, rows)))
+                best[what, n] = (runs[what, "long", n] - runs[what, "short", n]) / args.decode_tokens
     torch.set_num_threads(cores)
     return {f"{what}_ms_{n}_threads": round(v, 2) for (what, n), v in best.items()}
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from galactica_lsp.verify.match import best, name_tokens, normalise_title, suggested_surname  # noqa: E402
+from galactica_lsp.verify.match import best, name_tokens, normalise_title  # noqa: E402
 from galactica_lsp.verify.records import Record  # noqa: E402
 from galactica_lsp.verify.sources import SPECS, s2_record  # noqa: E402
 
