@@ -36,7 +36,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -603,13 +603,14 @@ def _citation_edit(ls: GalacticaServer, doc: OpenDocument, key: str, position: t
 
 
 def citation_text_edit(ls: GalacticaServer, doc: OpenDocument, offset: int, key: str,
-                       reference: str | None) -> types.TextEdit | None:
+                       reference: str | None, replacing: Collection[str] = ()) -> types.TextEdit | None:
     """The edit that cites ``key`` at ``offset`` in the syntax of the place; None when it is cited there already.
 
+    A key of ``replacing`` (made up for a paper not in the library) at the cursor is replaced by ``key``.
     BadArguments where no citation can go (code, math, a preamble).
     """
     try:
-        placed = citation_placement(doc.text, offset, doc.language, key, reference)
+        placed = citation_placement(doc.text, offset, doc.language, key, reference, replacing)
     except NoPlace as exc:
         raise BadArguments(str(exc)) from None
     if placed is None:
