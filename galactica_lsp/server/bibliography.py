@@ -51,7 +51,7 @@ from ..analysis.triggers import citation_trigger_at
 from ..bibliography.find import Found, find_bibliographies
 from ..bibliography.keys import citation_style, cite, cited_keys
 from ..bibliography.match import LibraryMatch, MatchIndex
-from ..bibliography.placement import NoPlace, citation_placement
+from ..bibliography.placement import NoPlace, citation_placement, open_list_at
 from ..bibliography.files import MAX_BYTES, FileStamp, Unreadable, check_file, read_text_stamped, unchanged
 from ..bibliography.parse import BibProblem, Bibliography, parse_bibliography
 from ..bibliography.stub import append_stub, suggested_key, unique_key
@@ -130,6 +130,7 @@ class Libraries:
     indexes: dict[tuple, MatchIndex] = field(default_factory=dict)
     loading: dict[Path, asyncio.Task] = field(default_factory=dict)  # -> (Bibliography, reason it was skipped)
     suggestions: dict[str, list[Suggestion]] = field(default_factory=dict)  # uri -> the menu's last suggestions
+    places: dict[str, tuple | None] = field(default_factory=dict)  # uri -> where the menu showed them (menu_place)
     made_up: dict[tuple[str, str], Suggestion] = field(default_factory=dict)  # (uri, key) -> suggestion
     debounce: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     published: set[str] = field(default_factory=set)  # .bib uris with diagnostics shown
@@ -445,8 +446,8 @@ def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
             if suggestion is not None:
                 r = suggestion.reference
                 actions.append(_add_action(doc, f"“{r.text}”", {}, r.title, r.author, data["key"], [diagnostic]))
-    trigger = citation_trigger_at(doc.text, end, doc.language) if start == end else None
-    if trigger is not None and trigger.kind != "galactica":
+    place = menu_place(doc.text, end, doc.language) if start == end else None
+    if place is not None and place == state.places.get(doc.uri):  # not once the place is cited
         position = wire_position(doc.position(end, ls.encoding))
         for suggestion in state.suggestions.get(doc.uri, []):  # those the menu showed as not in the library
             r = suggestion.reference
@@ -618,10 +619,24 @@ def citation_text_edit(ls: GalacticaServer, doc: OpenDocument, offset: int, key:
     return types.TextEdit(range=doc.range(placed.start, placed.end, ls.encoding), new_text=placed.new_text)
 
 
-def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, LibraryMatch | None, str | None]]) -> None:
-    """The menu's suggestions for a document, and which made-up key each unmatched one inserts."""
+def menu_place(text: str, offset: int, language: str, start: int = 0) -> tuple | None:
+    """Where a citation menu is, as the stub quick fixes for its suggestions remember it: the citation's start, the
+    keys it holds and what is typed of the next; once the place is cited (a key added), it is another place.
+    ``start``: the offset of ``text`` in the document (a window of it)."""
+    trigger = citation_trigger_at(text, offset, language)
+    listed = open_list_at(text, offset, language)
+    if trigger is None or listed is None:
+        return None
+    return (start + trigger.context_end, listed.cited, listed.typed)
+
+
+def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, LibraryMatch | None, str | None]],
+             place: tuple | None = None) -> None:
+    """The menu's suggestions for a document, at ``place`` (:func:`menu_place`), and which made-up key each
+    unmatched one inserts."""
     state = libraries(ls)
     state.suggestions[uri] = [s for s, match, _ in shown if match is None]
+    state.places[uri] = place
     for suggestion, match, key in shown:
         if match is None and key:
             state.made_up[(uri, key)] = suggestion
@@ -681,6 +696,7 @@ def closed(ls: GalacticaServer, uri: str) -> None:
         return
     state = libraries(ls)
     state.suggestions.pop(uri, None)
+    state.places.pop(uri, None)
     state.made_up = {k: v for k, v in state.made_up.items() if k[0] != uri}
     pending = state.debounce.pop(uri, None)
     if pending is not None:

@@ -40,7 +40,8 @@ from ..bibliography.match import LibraryMatch
 from ..engine.galactica import END_REF, START_REF, Reference
 from ..engine.types import ModelNotReady, Priority, Suggestion
 from .arguments import arguments
-from .bibliography import DocumentLibrary, citation_text_edit, libraries, library_for, made_up_key, remember
+from .bibliography import (DocumentLibrary, citation_text_edit, libraries, library_for, made_up_key, menu_place,
+                           remember)
 from .commands import BadArguments, CommandFailed, apply_edit, command, open_at, wire_range
 from .features import Feature, prose_action
 from .library_menu import library_items
@@ -332,7 +333,7 @@ async def citation_items(
                 text_edit=types.TextEdit(range=edit_range, new_text=new_text),
             )
         )
-    remember(ls, doc.uri, shown)
+    remember(ls, doc.uri, shown, menu_place(window.text, window.cursor, doc.language, window.start))
     return items + own
 
 

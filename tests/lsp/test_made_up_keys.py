@@ -134,3 +134,25 @@ async def test_likely_made_up_is_never_said_of_a_library_entry_on_any_path(clien
     open_document(client, left_uri, left, "latex")
     (hint,) = await wait_for(lambda: client.diagnostics.get(left_uri))
     assert "in your library as `vaswani2017attention`" in hint.message and "made up" not in hint.message.lower()
+
+
+async def test_the_menus_stub_quick_fixes_go_once_the_place_is_cited(client):
+    shutil.copy(FIXTURE, client.folder / "library.bib")
+    uri = doc_uri(client, "menu-place.tex")
+    open_document(client, uri, TEXT, "latex")
+    at = position_at(TEXT, CURSOR)
+    result = await client.text_document_completion_async(types.CompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=at))
+    unmatched = [item for item in galactica_items(result.items) if item.detail.startswith("not in your library")]
+    assert unmatched, "the fixture needs a suggestion not in the library"
+    stubs = [f"Galactica: add BibTeX entry for “{item.label}” and cite it (unverified)" for item in unmatched]
+    assert add_entry_actions(await code_actions(client, uri, types.Range(at, at))) == stubs
+
+    # The writer accepts an entry of the library from the menu: the place is cited, the stubs for it go.
+    (entry,) = [item for item in library_items(result.items) if item.label == "hochreiter1997"]
+    text = applied(TEXT, entry.text_edit)
+    change(client, uri, text, 2)
+    after = position_at(text, CURSOR + len("hochreiter1997"))
+    assert add_entry_actions(await code_actions(client, uri, types.Range(after, after))) == []
+    # Nor at the start of the list, which holds the key now.
+    assert add_entry_actions(await code_actions(client, uri, types.Range(at, at))) == []
