@@ -22,7 +22,12 @@ confidence. At ``[START_REF]`` the Galactica form is inserted (only there);
 at cite commands, pandoc ``@`` and MyST/rST roles the library's key, or for a
 paper not in the library a key made from the suggestion (unused in the
 library), which the "Add BibTeX entry" code action can then give an entry. A
-key already in the citation being typed is not offered again.
+key already in the citation being typed is not offered again. After
+Galactica's suggestions the menu lists the user's own library entries
+(``library_menu``), also when the model has nothing. The model is asked once
+per citation (:func:`shared_suggestions`): while the user types a key into the
+open menu the answer never waits for it. A key of the library cited with
+``galactica.insertCitation`` on a key made up here takes that key's place.
 """
 
 from __future__ import annotations
