@@ -355,7 +355,7 @@ def register(server: GalacticaServer) -> None:
         trigger = citation_trigger_at(doc.text, offset, doc.language)
         end = trigger.context_end if trigger is not None and trigger.kind != "galactica" else offset
         prompt = prompt_before(doc.text, end, doc.language, ls.settings.context_tokens).text  # as the menu's
-        suggestions = await suggest(ls, doc, prompt)
+        suggestions = await shared_suggestions(ls, doc, prompt)  # the menu's own answer when it asked already
         if suggestions is None:
             return {"suggestions": [], "message": ls.engine.not_ready_reason() if ls.engine.state != "ready" else ""}
         return {"suggestions": await described(ls, doc, offset, suggestions), "message": ""}
