@@ -194,7 +194,7 @@ def _run_command(args) -> int:
         sys.stdout.write(_models_table(args) + "\n")
         return 0
     text = _text(args.text if args.command != "explain" else args.formula)
-    sequences = getattr(args, "suggestions", 1)
+    sequences = _cite_beams(args.suggestions) if args.command == "cite" else getattr(args, "suggestions", 1)
     tokens = _new_tokens(args)
     engine = Engine()
     try:
@@ -239,12 +239,35 @@ def _complete(engine, args, text: str, tokens: int) -> str:
     return "\n---\n".join(g.text for g in gens)
 
 
+def _cite_beams(asked: int) -> int:
+    """Beams for a second search when the first gave fewer distinct references: twice as many, within the
+    ``citationSuggestions`` bounds (what the memory plan already allows for)."""
+    return max(n for n in range(asked, 2 * asked + 1) if problem("citation_suggestions", n) is None)
+
+
 def _cite(engine, args, text: str, tokens: int) -> str:
-    found = engine.call(lambda g, c: g.cite(text, args.suggestions, args.diversity, tokens, c,
-                                            budget=args.context_tokens), "cite")
-    if not found:
-        return "(no suggestion)"
-    return "\n".join(f"{s.confidence.probability:.2f}\t{s.text}" for s in found)
+    """One line per suggestion (probability, tab, "Title, Author"), ``--suggestions`` of them, distinct.
+
+    When the beams give fewer distinct references (several close the same one, some close none), the search runs
+    once more with twice the beams and the most probable ``--suggestions`` of both searches are kept; a last line
+    in brackets says why when there are still fewer.
+    """
+    asked = args.suggestions
+
+    def search(beams: int):
+        return engine.call(lambda g, c: g.cite_counted(text, beams, args.diversity, tokens, c,
+                                                       budget=args.context_tokens), "cite")
+
+    found = search(asked)
+    wider = _cite_beams(asked)
+    if len(found.suggestions) < asked and wider > asked:
+        found = found.merged(search(wider))
+    # One line each, whatever the model wrote inside a reference.
+    lines = [f"{s.confidence.probability:.2f}\t{' '.join(s.text.split())}" for s in found.suggestions[:asked]]
+    why = found.why_fewer(asked)
+    if why is not None:
+        lines.append(f"({why})" if lines else f"(no suggestion: {why})")
+    return "\n".join(lines)
 
 
 def _serve(args) -> int:

@@ -74,6 +74,11 @@ class MatchIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def entries(self) -> tuple[tuple[BibEntry, Path | None], ...]:
+        """Every entry indexed (each key once) with the bibliography holding it, in the bibliographies' order."""
+        return tuple(self._entries)
+
     def has_key(self, key: str) -> bool:
         return key.casefold() in self.keys
 

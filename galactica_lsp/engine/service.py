@@ -32,6 +32,7 @@ from .galactica import (
 from .types import (  # noqa: F401 (the plain types are re-exported for the callers of this module)
     EXPLAIN_MODES,
     Cancelled,
+    Citations,
     Confidence,
     DecodeSettings,
     Generation,
@@ -166,7 +167,22 @@ class Galactica:
     ) -> list[Suggestion]:
         """Reference suggestions for the end of ``text`` by galai's rules, most probable first.
 
-        Only references the model closed with ``[END_REF]`` count.
+        Only references the model closed with ``[END_REF]`` count (see :meth:`cite_counted`).
+        """
+        return self.cite_counted(text, suggestions, diversity, max_new_tokens, cancelled, time_limit,
+                                 budget).suggestions
+
+    def cite_counted(
+        self,
+        text: str,
+        suggestions: int = 5,
+        diversity: float = 1.0,
+        max_new_tokens: int = 48,
+        cancelled: Callable[[], bool] = lambda: False,
+        time_limit: float | None = None,
+        budget: int | None = None,
+    ) -> Citations:
+        """:meth:`cite`, with what became of the beams that gave no suggestion of their own.
 
         One beam group per suggestion when ``diversity`` > 0 (diverse beam
         search), so the suggestions are different papers, not one title's variants.
@@ -186,15 +202,23 @@ class Galactica:
         )
         seen: set[str] = set()
         found: list[Suggestion] = []
-        for gen in self.generate(prompt, settings, cancelled, key="cite", budget=budget):
+        generations = self.generate(prompt, settings, cancelled, key="cite", budget=budget)
+        incomplete = repeated = 0
+        for gen in generations:
             if gen.finish_reason != "stop":
-                continue  # never closed with [END_REF]: a run-on, not a reference
+                incomplete += 1  # never closed with [END_REF]: a run-on, not a reference
+                continue
             reference = clean_reference(typed + gen.text)
             key = " ".join(reference.casefold().split())
-            if reference and key not in seen:
+            if not reference:
+                incomplete += 1
+            elif key in seen:
+                repeated += 1
+            else:
                 seen.add(key)
                 found.append(Suggestion(Reference(reference), gen.confidence, gen.finish_reason))
-        return sorted(found, key=lambda s: -s.confidence.total)
+        found.sort(key=lambda s: -s.confidence.total)
+        return Citations(found, len(generations), incomplete, repeated)
 
     def explain(
         self,

@@ -136,6 +136,42 @@ class Suggestion:
         return self.reference.text
 
 
+@dataclass(frozen=True)
+class Citations:
+    """What one reference search gave: the distinct suggestions, and what became of the other beams."""
+
+    suggestions: list[Suggestion]
+    beams: int  # sequences the search returned
+    incomplete: int  # of them, no reference: never closed with [END_REF] (a run-on, cut by the token or time
+    # limit) or closed empty
+    repeated: int  # of them, a reference another beam gave too
+
+    def merged(self, other: Citations) -> Citations:
+        """Two searches' suggestions as one: each reference once (its more probable form), most probable first."""
+        best: dict[str, Suggestion] = {}
+        for s in self.suggestions + other.suggestions:
+            key = " ".join(s.text.casefold().split())
+            if key not in best or s.confidence.total > best[key].confidence.total:
+                best[key] = s
+        suggestions = sorted(best.values(), key=lambda s: -s.confidence.total)
+        closed = len(self.suggestions) + self.repeated + len(other.suggestions) + other.repeated
+        return Citations(suggestions, self.beams + other.beams, self.incomplete + other.incomplete,
+                         closed - len(suggestions))
+
+    def why_fewer(self, asked: int) -> str | None:
+        """Why fewer than ``asked`` distinct suggestions came back (one sentence), or None when they all did."""
+        given = len(self.suggestions)
+        if given >= asked:
+            return None
+        parts = []
+        if self.repeated:
+            parts.append(f"{self.repeated} repeated a reference already given")
+        if self.incomplete:
+            parts.append(f"{self.incomplete} gave no complete reference (none closed with [END_REF])")
+        distinct = f"{given} distinct reference{'' if given == 1 else 's'}"
+        return f"{asked} asked, the model gave {distinct} in {self.beams} beams" + (f": {'; '.join(parts)}" if parts else "")
+
+
 class Priority(enum.IntEnum):
     """Lower runs first: what the user waits for while typing goes before background work."""
 

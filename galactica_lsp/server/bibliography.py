@@ -3,8 +3,9 @@ r"""The user's bibliography in the server: loading, watching, diagnostics, quick
 LSP methods: this feature's part of ``textDocument/didOpen``, ``didChange``,
 ``didSave`` and ``didClose`` (a document's ``.bib`` files are found and parsed
 in a worker thread, never on the event loop; its diagnostics follow,
-debounced), ``workspace/didChangeWatchedFiles`` (``**/*.bib``, registered
-when the client can: re-read on change), ``textDocument/publishDiagnostics``
+debounced), ``workspace/didChangeWatchedFiles`` (``**/*.{bib,json,yaml,yml}``,
+registered when the client can: a changed ``.bib``, or a CSL-JSON/YAML file a
+document cites from, is re-read), ``textDocument/publishDiagnostics``
 (on documents: cite keys in no bibliography, ``[START_REF] … [END_REF]`` left
 in the text, named ``.bib`` files that do not exist; on ``.bib`` files:
 malformed blocks and duplicate keys, which are skipped, and files that cannot
@@ -25,8 +26,8 @@ server, never over an existing one). The entry is the record's own BibTeX when
 ``@misc`` stub; either is only ever added after the file's last byte.
 
 Owns :class:`Libraries`, this feature's state: parsed ``.bib`` files by path
-(re-parsed when their modification time or size changes, or when the editor
-holds newer text), the match index per set of files, the suggestions the
+(re-parsed when they change on disk, even rewritten within a second at the same size, or when the editor
+holds newer text, see :func:`_disk_stamp`), the match index per set of files, the suggestions the
 completion menu last showed per document (for "Add BibTeX entry for …"), and
 the problems already told.
 """
@@ -37,7 +38,7 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,8 @@ from ..analysis.triggers import citation_trigger_at
 from ..bibliography.find import Found, find_bibliographies
 from ..bibliography.keys import citation_style, cite, cited_keys
 from ..bibliography.match import LibraryMatch, MatchIndex
-from ..bibliography.placement import NoPlace, citation_placement
-from ..bibliography.files import MAX_BYTES, Unreadable, check_file, read_text_file
+from ..bibliography.placement import NoPlace, citation_placement, open_list_at
+from ..bibliography.files import MAX_BYTES, FileStamp, Unreadable, check_file, read_text_stamped, unchanged
 from ..bibliography.parse import BibProblem, Bibliography, parse_bibliography
 from ..bibliography.stub import append_stub, suggested_key, unique_key
 from ..engine.galactica import Reference, find_references
@@ -79,6 +80,10 @@ NEW_FILE = "references.bib"
 MAX_BIB_BYTES = MAX_BYTES  # 64 MiB: a 10,000-entry library is ~5 MB
 _WIRE = get_converter()
 _KEY = re.compile(r"[^\s,{}()\"#%'=\\~]+")  # characters BibTeX allows in a key
+Stamp = FileStamp | tuple  # a version of a bibliography file (see _disk_stamp)
+# The files watched and re-read when they change: BibTeX/biblatex, CSL-JSON, CSL-YAML (see bibliography.model).
+BIB_SUFFIXES = (".bib", ".json", ".yaml", ".yml")
+WATCHED = "**/*.{bib,json,yaml,yml}"
 
 
 @arguments
@@ -125,14 +130,16 @@ class DocumentLibrary:
 
 @dataclass
 class Libraries:
-    parsed: dict[Path, tuple[tuple, Bibliography]] = field(default_factory=dict)
+    parsed: dict[Path, tuple[Stamp, Bibliography]] = field(default_factory=dict)
     indexes: dict[tuple, MatchIndex] = field(default_factory=dict)
     loading: dict[Path, asyncio.Task] = field(default_factory=dict)  # -> (Bibliography, reason it was skipped)
     suggestions: dict[str, list[Suggestion]] = field(default_factory=dict)  # uri -> the menu's last suggestions
+    places: dict[str, tuple | None] = field(default_factory=dict)  # uri -> where the menu showed them (menu_place)
     made_up: dict[tuple[str, str], Suggestion] = field(default_factory=dict)  # (uri, key) -> suggestion
     debounce: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     published: set[str] = field(default_factory=set)  # .bib uris with diagnostics shown
     told: set[str] = field(default_factory=set)  # problems already said in window/showMessage
+    named: set[str] = field(default_factory=set)  # file names of the bibliographies documents cite from
     watching: bool = False
 
 
@@ -170,27 +177,33 @@ def binary_problem(path: Path, text: str) -> str | None:
 
 def read_bib_safely(path: Path) -> tuple[str | None, str | None]:
     """A bibliography file's text, or None and the reason it was not read (checked, read within the limit, looked at)."""
+    text, problem, _ = _read_stamped(path)
+    return text, problem
+
+
+def _read_stamped(path: Path) -> tuple[str | None, str | None, FileStamp | None]:
+    """:func:`read_bib_safely`, and the version of the file it read (None when it is not a regular file)."""
     try:
-        text = read_text_file(path, MAX_BIB_BYTES)
+        text, stamp = read_text_stamped(path, MAX_BIB_BYTES)
     except Unreadable as exc:
-        return None, f"bibliography {path} {exc.reason}: skipped"
+        return None, f"bibliography {path} {exc.reason}: skipped", exc.stamp
     problem = binary_problem(path, text)
-    return (None, problem) if problem else (text, None)
+    return (None, problem, stamp) if problem else (text, None, stamp)
 
 
-def _parse_disk(path: Path) -> tuple[Bibliography, str | None]:
-    """The file parsed, or (when it is not read) empty with its one problem; and that reason."""
-    text, problem = read_bib_safely(path)
+def _parse_disk(path: Path) -> tuple[Bibliography, str | None, FileStamp | None]:
+    """The file parsed, or (when it is not read) empty with its one problem; that reason; the version read."""
+    text, problem, stamp = _read_stamped(path)
     if text is None:
-        return Bibliography.of(path, [], [BibProblem(0, 0, problem)]), problem
-    return parse_bibliography(text, path), None
+        return Bibliography.of(path, [], [BibProblem(0, 0, problem)]), problem, stamp
+    return parse_bibliography(text, path), None, stamp
 
 
-def _parse_text(path: Path, text: str) -> tuple[Bibliography, str | None]:
+def _parse_text(path: Path, text: str) -> tuple[Bibliography, str | None, None]:
     problem = binary_problem(path, text)
     if problem is not None:
-        return Bibliography.of(path, [], [BibProblem(0, 0, problem)]), problem
-    return parse_bibliography(text, path), None
+        return Bibliography.of(path, [], [BibProblem(0, 0, problem)]), problem, None
+    return parse_bibliography(text, path), None, None
 
 
 def setting_problems(setting: tuple[str, ...], roots: list[Path]) -> list[str]:
@@ -224,24 +237,34 @@ def workspace_roots(ls: GalacticaServer) -> list[Path]:
     return [r for r in roots if r is not None]
 
 
-def _stamp(ls: GalacticaServer, path: Path) -> tuple:
-    """What identifies a version of a .bib: the editor's version when it is open, else mtime and size."""
+def _open_stamp(ls: GalacticaServer, path: Path) -> Stamp | None:
+    """The editor's version of a bibliography file it holds, or None."""
     uri = from_fs_path(str(path))
     if uri in ls.workspace.text_documents:
         doc = ls.workspace.get_text_document(uri)
         return ("open", doc.version, len(doc.source))
+    return None
+
+
+def _disk_stamp(path: Path, cached: Stamp | None) -> Stamp:
+    """The version of a bibliography file on disk: the :class:`FileStamp` it was read as, while it is still that
+    version (:func:`unchanged`: its metadata, and its content's hash when it changed within a tick of a coarse
+    clock, so that a Better BibTeX export rewriting it within the second at the same size counts as changed);
+    else its metadata now, which no version read equals (it is read again)."""
+    if isinstance(cached, FileStamp) and unchanged(path, cached):
+        return cached
     try:
         st = path.stat()
-        return ("disk", st.st_mtime_ns, st.st_size)
+        return ("disk", st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     except OSError:
         return ("missing",)
 
 
 async def _parsed(ls: GalacticaServer, path: Path) -> Bibliography:
-    """A .bib file's entries, parsed again (in a thread) only when it changed; one load per file at a time."""
+    """A bibliography file's entries, parsed again (in a thread) only when it changed; one load per file at a time."""
     state = libraries(ls)
-    stamp = _stamp(ls, path)
     cached = state.parsed.get(path)
+    stamp = _open_stamp(ls, path) or await asyncio.to_thread(_disk_stamp, path, cached[0] if cached else None)
     if cached is not None and cached[0] == stamp:
         return cached[1]
     running = state.loading.get(path)
@@ -250,8 +273,8 @@ async def _parsed(ls: GalacticaServer, path: Path) -> Bibliography:
         text = ls.workspace.get_text_document(uri).source if stamp[0] == "open" else None
         work = asyncio.to_thread(_parse_text, path, text) if text is not None else asyncio.to_thread(_parse_disk, path)
         running = state.loading[path] = asyncio.ensure_future(work)
-    bib, skipped = await asyncio.shield(running)
-    state.parsed[path] = (stamp, bib)
+    bib, skipped, read = await asyncio.shield(running)
+    state.parsed[path] = (read or stamp, bib)  # the version read, when it was read from disk
     state.loading.pop(path, None)
     if skipped is not None:
         tell_once(ls, skipped)  # the whole file (not a bibliography, or unreadable): said, not only on the .bib
@@ -267,6 +290,7 @@ async def library_for(ls: GalacticaServer, doc: OpenDocument) -> DocumentLibrary
     )
     bibs = tuple(await asyncio.gather(*(_parsed(ls, p) for p in found.paths)))
     state = libraries(ls)
+    state.named.update([p.name for p in found.paths] + [Path(s.name).name for s in found.skipped])
     key = tuple((p, state.parsed[p][0]) for p in found.paths)
     index = state.indexes.get(key)
     if index is None:
@@ -377,7 +401,7 @@ def schedule_refresh(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -
 
 def _refresh_all(ls: GalacticaServer) -> None:
     for uri in list(ls.workspace.text_documents):
-        if not uri.endswith(".bib"):
+        if not _is_bibliography(uri):
             schedule_refresh(ls, uri)
 
 
@@ -385,7 +409,7 @@ async def _watch(ls: GalacticaServer) -> None:
     """Ask the client to tell us about .bib files changing on disk, when it can."""
     if not get_capability(ls.client_capabilities, "workspace.did_change_watched_files.dynamic_registration", False):
         return
-    options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[types.FileSystemWatcher(glob_pattern="**/*.bib")])
+    options = types.DidChangeWatchedFilesRegistrationOptions(watchers=[types.FileSystemWatcher(glob_pattern=WATCHED)])
     registration = types.Registration(id="galactica-bib-watch", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
                                       register_options=options)
     try:
@@ -426,8 +450,8 @@ def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
             if suggestion is not None:
                 r = suggestion.reference
                 actions.append(_add_action(ls, doc, f"“{r.text}”", {}, r.title, r.author, data["key"], [diagnostic]))
-    trigger = citation_trigger_at(doc.text, end, doc.language) if start == end else None
-    if trigger is not None and trigger.kind != "galactica":
+    place = menu_place(doc.text, end, doc.language) if start == end else None
+    if place is not None and place == state.places.get(doc.uri):  # not once the place is cited
         position = wire_position(doc.position(end, ls.encoding))
         for suggestion in state.suggestions.get(doc.uri, []):  # those the menu showed as not in the library
             r = suggestion.reference
@@ -596,13 +620,14 @@ def _citation_edit(ls: GalacticaServer, doc: OpenDocument, key: str, position: t
 
 
 def citation_text_edit(ls: GalacticaServer, doc: OpenDocument, offset: int, key: str,
-                       reference: str | None) -> types.TextEdit | None:
+                       reference: str | None, replacing: Collection[str] = ()) -> types.TextEdit | None:
     """The edit that cites ``key`` at ``offset`` in the syntax of the place; None when it is cited there already.
 
+    A key of ``replacing`` (made up for a paper not in the library) at the cursor is replaced by ``key``.
     BadArguments where no citation can go (code, math, a preamble).
     """
     try:
-        placed = citation_placement(doc.text, offset, doc.language, key, reference)
+        placed = citation_placement(doc.text, offset, doc.language, key, reference, replacing)
     except NoPlace as exc:
         raise BadArguments(str(exc)) from None
     if placed is None:
@@ -610,10 +635,24 @@ def citation_text_edit(ls: GalacticaServer, doc: OpenDocument, offset: int, key:
     return types.TextEdit(range=doc.range(placed.start, placed.end, ls.encoding), new_text=placed.new_text)
 
 
-def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, LibraryMatch | None, str | None]]) -> None:
-    """The menu's suggestions for a document, and which made-up key each unmatched one inserts."""
+def menu_place(text: str, offset: int, language: str, start: int = 0) -> tuple | None:
+    """Where a citation menu is, as the stub quick fixes for its suggestions remember it: the citation's start, the
+    keys it holds and what is typed of the next; once the place is cited (a key added), it is another place.
+    ``start``: the offset of ``text`` in the document (a window of it)."""
+    trigger = citation_trigger_at(text, offset, language)
+    listed = open_list_at(text, offset, language)
+    if trigger is None or listed is None:
+        return None
+    return (start + trigger.context_end, listed.cited, listed.typed)
+
+
+def remember(ls: GalacticaServer, uri: str, shown: list[tuple[Suggestion, LibraryMatch | None, str | None]],
+             place: tuple | None = None) -> None:
+    """The menu's suggestions for a document, at ``place`` (:func:`menu_place`), and which made-up key each
+    unmatched one inserts."""
     state = libraries(ls)
     state.suggestions[uri] = [s for s, match, _ in shown if match is None]
+    state.places[uri] = place
     for suggestion, match, key in shown:
         if match is None and key:
             state.made_up[(uri, key)] = suggestion
@@ -669,10 +708,11 @@ def saved(ls: GalacticaServer, uri: str) -> None:
 
 def closed(ls: GalacticaServer, uri: str) -> None:
     """A document closed: drop what was kept for it and clear its diagnostics."""
-    if uri.endswith(".bib"):
+    if _is_bibliography(uri):
         return
     state = libraries(ls)
     state.suggestions.pop(uri, None)
+    state.places.pop(uri, None)
     state.made_up = {k: v for k, v in state.made_up.items() if k[0] != uri}
     pending = state.debounce.pop(uri, None)
     if pending is not None:
@@ -686,9 +726,23 @@ def settings_changed(ls: GalacticaServer, previous: Settings) -> None:
         _refresh_all(ls)
 
 
-def _changed(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -> None:
-    """A document or a .bib open in the editor changed: re-check what depends on it."""
+def is_bibliography_change(ls: GalacticaServer, uri: str) -> bool:
+    """Whether a watched file's change matters: any ``.bib`` (a new one may be found next to a document), or a
+    CSL-JSON/YAML file of a name a document cites from (read, or named and not there yet; not every
+    ``package.json``)."""
     if uri.endswith(".bib"):
+        return True
+    path = document_path(uri)
+    return path is not None and _is_bibliography(uri) and path.name in libraries(ls).named
+
+
+def _is_bibliography(uri: str) -> bool:
+    return uri.endswith(BIB_SUFFIXES)
+
+
+def _changed(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -> None:
+    """A document or a bibliography open in the editor changed: re-check what depends on it."""
+    if _is_bibliography(uri):
         _refresh_all(ls)
     else:
         schedule_refresh(ls, uri, delay)
@@ -697,7 +751,7 @@ def _changed(ls: GalacticaServer, uri: str, delay: float = DEBOUNCE_S) -> None:
 def register(server: GalacticaServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: GalacticaServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(change.uri.endswith(".bib") for change in params.changes):
+        if any(is_bibliography_change(ls, change.uri) for change in params.changes):
             _refresh_all(ls)
 
     @command(server, ADD_ENTRY)

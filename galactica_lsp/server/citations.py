@@ -22,8 +22,13 @@ confidence. At ``[START_REF]`` the Galactica form is inserted (only there);
 at cite commands, pandoc ``@`` and MyST/rST roles the library's key, or for a
 paper not in the library a key made from the suggestion (unused in the
 library), which the "Add BibTeX entry" code action can then give an entry. A
-key already in the citation being typed is not offered again. With
-``galactica.verify`` on, each item not in the library also says what the public
+key already in the citation being typed is not offered again. After
+Galactica's suggestions the menu lists the user's own library entries
+(``library_menu``), also when the model has nothing. The model is asked once
+per citation (:func:`shared_suggestions`): while the user types a key into the
+open menu the answer never waits for it. A key of the library cited with
+``galactica.insertCitation`` on a key made up here takes that key's place.
+With ``galactica.verify`` on, each item not in the library also says what the public
 records say of it, the command's suggestions carry ``verification`` and the
 message-request picker shows it (``verification``: the check runs in the
 background, the menu never waits for it).
@@ -39,13 +44,16 @@ from lsprotocol import types
 
 from ..analysis.context import prompt_before
 from ..analysis.triggers import CitationTrigger, citation_trigger_at
+from ..bibliography.keys import cited_keys
 from ..bibliography.match import LibraryMatch
 from ..engine.galactica import END_REF, START_REF, Reference
 from ..engine.types import ModelNotReady, Priority, Suggestion
 from .arguments import arguments
-from .bibliography import DocumentLibrary, citation_text_edit, libraries, library_for, made_up_key, remember
+from .bibliography import (DocumentLibrary, citation_text_edit, libraries, library_for, made_up_key, menu_place,
+                           remember)
 from .commands import BadArguments, CommandFailed, apply_edit, command, open_at, wire_range
 from .features import Feature, prose_action
+from .library_menu import library_items
 from .positions import after
 from .server import GalacticaServer, OpenDocument, Superseded
 from .verification import add_statuses, annotate, picker_note
@@ -163,6 +171,7 @@ async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
     """Cite the chosen paper at the position through workspace/applyEdit: ``{applied, key, inLibrary, message, end}`` (``end``: the position just past the citation)."""
     doc, offset = open_at(ls, a.uri, a.position)
     suggestion = None
+    library = await library_or_none(ls, doc)
     if a.index is not None:
         offered = ls.state(Offered).by_uri.get(doc.uri, [])
         if a.index >= len(offered):
@@ -171,7 +180,6 @@ async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
         suggestion, match, key = offered[a.index]
         in_library, reference = match is not None, suggestion.text
     else:
-        library = await library_or_none(ls, doc)
         if a.key is not None:
             key, reference = a.key.strip(), None
             in_library = library is not None and library.index.has_key(key)
@@ -180,7 +188,9 @@ async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
             match = library.index.match(a.title, a.author, ls.settings.bib_match_threshold) if library else None
             key = match.key if match else made_up_key(library, Reference(reference))
             in_library = match is not None
-    edit = citation_text_edit(ls, doc, offset, key, reference)
+    # A key of the library cited on a key made up for a paper not in it takes that key's place.
+    replacing = made_up_keys(ls, doc.uri, library) if in_library else ()
+    edit = citation_text_edit(ls, doc, offset, key, reference, replacing)
     if edit is None:
         return {"applied": False, "key": key, "inLibrary": in_library, "message": f"`{key}` is cited here already", "end": None}
     applied = await apply_edit(ls, types.WorkspaceEdit(changes={doc.uri: [edit]}), f"Galactica: cite {key}")
@@ -188,9 +198,27 @@ async def insert_citation(ls: GalacticaServer, a: InsertArguments) -> dict:
         raise CommandFailed("the editor did not apply the edit: the document is unchanged")
     if suggestion is not None and not in_library:
         libraries(ls).made_up[(doc.uri, key)] = suggestion  # for the quick fix "Add BibTeX entry"
+    if replacing:
+        forget_replaced(ls, doc, edit, replacing)
     end = after(edit.range.start, edit.new_text, ls.encoding) if "\n" not in edit.new_text else None
     return {"applied": True, "key": key, "inLibrary": in_library, "message": "",
             "end": None if end is None else {"line": end.line, "character": end.character}}
+
+
+def made_up_keys(ls: GalacticaServer, uri: str, library: DocumentLibrary | None) -> set[str]:
+    """The keys the server made up in this document for papers not in the library (and still not in it)."""
+    return {key for (at, key) in libraries(ls).made_up
+            if at == uri and not (library is not None and library.index.has_key(key))}
+
+
+def forget_replaced(ls: GalacticaServer, doc: OpenDocument, edit: types.TextEdit, replacing: set[str]) -> None:
+    """Made-up keys the edit took out of the document are no longer offered an "Add BibTeX entry" quick fix."""
+    start, end = doc.offset(edit.range.start, ls.encoding), doc.offset(edit.range.end, ls.encoding)
+    text = doc.text[:start] + edit.new_text + doc.text[end:]
+    still = {cited.key for cited in cited_keys(text, doc.language)}
+    made_up = libraries(ls).made_up
+    for key in replacing - still:
+        made_up.pop((doc.uri, key), None)
 
 
 def confidence_label(probability: float, threshold: float, in_library: bool = False) -> str:
@@ -225,14 +253,52 @@ def citation_prompt(ls: GalacticaServer, doc: OpenDocument, window: Window, trig
     return prompt_before(doc.text, end, doc.language, ls.settings.context_tokens).text
 
 
+@dataclass
+class Asked:
+    """This feature's state: per document, what citations were last asked for and the task answering it."""
+
+    by_uri: dict[str, tuple[tuple, asyncio.Task]] = field(default_factory=dict)
+
+
+async def shared_suggestions(ls: GalacticaServer, doc: OpenDocument, prompt: str,
+                             wait: bool = True) -> list[Suggestion] | None:
+    """:func:`suggest`, asked once per citation: a request with the prompt, settings and model of the last one
+    for the document shares its answer (kept while they stay the same), so typing a key into the citation does not
+    run the model again. With ``wait`` False, None at once while the answer is still being computed (it is kept
+    for the next request); an answer of None (no model, superseded) or an error is not kept."""
+    s = ls.settings
+    wanted = (prompt, s.citation_suggestions, s.diversity, s.time_limit, s.context_tokens, ls.serving_key)
+    state = ls.state(Asked)
+    held = state.by_uri.get(doc.uri)
+    if held is None or held[0] != wanted or (held[1].done() and not _answered(held[1])):
+        task = asyncio.ensure_future(suggest(ls, doc, prompt))
+        state.by_uri[doc.uri] = (wanted, task)
+    else:
+        task = held[1]
+    if not wait and not task.done():
+        return None
+    return await asyncio.shield(task)
+
+
+def _answered(task: asyncio.Task) -> bool:
+    return not task.cancelled() and task.exception() is None and task.result() is not None
+
+
 async def citation_items(
-    ls: GalacticaServer, doc: OpenDocument, window: Window, trigger: CitationTrigger
+    ls: GalacticaServer, doc: OpenDocument, window: Window, trigger: CitationTrigger, filtering: bool = False
 ) -> list[types.CompletionItem]:
+    """The menu at a citation: Galactica's suggestions, then the user's own library entries (``library_menu``).
+
+    ``filtering``: the editor asks again as the user types into a menu it shows (incomplete); then the answer never
+    waits on the model once a key is being typed: Galactica's suggestions are in it when they are ready.
+    """
+    wait = not (filtering and trigger.prefix and trigger.kind != "galactica")
     suggestions, library = await asyncio.gather(
-        suggest(ls, doc, citation_prompt(ls, doc, window, trigger)), library_or_none(ls, doc)
+        shared_suggestions(ls, doc, citation_prompt(ls, doc, window, trigger), wait), library_or_none(ls, doc)
     )
+    own = await library_items(ls, doc, window, library)  # from the bibliography alone, whatever the model gave
     if not suggestions:
-        return []
+        return own
     start = window.to_document(trigger.replace_start)
     end = window.to_document(trigger.replace_end)
     edit_range = doc.range(start, end, ls.encoding)
@@ -281,8 +347,8 @@ async def citation_items(
             suggestion,
             match is not None,
         ))
-    remember(ls, doc.uri, shown)
-    return items
+    remember(ls, doc.uri, shown, menu_place(window.text, window.cursor, doc.language, window.start))
+    return items + own
 
 
 def code_actions(ls: GalacticaServer, doc: OpenDocument, start: int, end: int,
@@ -298,7 +364,7 @@ def register(server: GalacticaServer) -> None:
         trigger = citation_trigger_at(doc.text, offset, doc.language)
         end = trigger.context_end if trigger is not None and trigger.kind != "galactica" else offset
         prompt = prompt_before(doc.text, end, doc.language, ls.settings.context_tokens).text  # as the menu's
-        suggestions = await suggest(ls, doc, prompt)
+        suggestions = await shared_suggestions(ls, doc, prompt)  # the menu's own answer when it asked already
         if suggestions is None:
             return {"suggestions": [], "message": ls.engine.not_ready_reason() if ls.engine.state != "ready" else ""}
         shown = await described(ls, doc, offset, suggestions)
@@ -329,4 +395,8 @@ def register(server: GalacticaServer) -> None:
         return await insert_citation(ls, InsertArguments(uri=a.uri, position=a.position, index=titles.index(chosen.title)))
 
 
-FEATURE = Feature("citations", register=register, code_actions=code_actions)
+def closed(ls: GalacticaServer, uri: str) -> None:
+    ls.state(Asked).by_uri.pop(uri, None)
+
+
+FEATURE = Feature("citations", register=register, closed=closed, code_actions=code_actions)

@@ -171,7 +171,9 @@ def register(server: GalacticaServer) -> None:
         window = window_at(doc.text, offset)
         trigger = citation_trigger_at(window.text, window.cursor, doc.language)
         if trigger is not None:
-            items = await citation_items(ls, doc, window, trigger)
+            filtering = params.context is not None and (
+                params.context.trigger_kind == types.CompletionTriggerKind.TriggerForIncompleteCompletions)
+            items = await citation_items(ls, doc, window, trigger, filtering)
             return types.CompletionList(is_incomplete=True, items=items)
         inline = get_capability(ls.client_capabilities, "text_document.inline_completion", None) is not None
         if inline and ls.settings.inline:

@@ -19,6 +19,7 @@ from galactica_lsp.analysis.triggers import citation_trigger_at
 from galactica_lsp.bibliography.match import MatchIndex
 from galactica_lsp.bibliography.parse import read_bib
 from galactica_lsp.bibliography.stub import NOTE, suggested_key
+from galactica_lsp.server.library_menu import SORT_AFTER_GALACTICA
 from galactica_lsp.settings import Settings
 
 from .conftest import LOAD_TIMEOUT, open_document
@@ -59,7 +60,13 @@ async def complete(client, uri: str, text: str, language: str, cursor: int | Non
     )
 
 
+def galactica_items(items):
+    """Galactica's suggestions in a citation menu (the user's library entries follow them: test_library_menu)."""
+    return [item for item in items if not item.sort_text.startswith(SORT_AFTER_GALACTICA)]
+
+
 def check_items(items, wanted: list[tuple[str, str | None]], skipped: tuple[str, ...] = ()) -> None:
+    items = galactica_items(items)
     wanted = [(text, key) for text, key in wanted if key not in skipped or key is None]
     assert [item.label for item in items] == [text for text, _ in wanted]
     for item, (text, key) in zip(items, wanted):
