@@ -153,6 +153,62 @@ def vllm_server():
         stop_group(server.process)
 
 
+GENERATED = "vllm:generation_tokens_total"  # vLLM's own count of the tokens it generated
+
+
+def settled(observer, metric: str = GENERATED, quiet: float = 1.5, timeout: float = 60.0) -> float:
+    """The counter's value once it has not moved for ``quiet`` seconds (vLLM updates /metrics as it goes)."""
+    value, since, deadline = observer.metrics().value(metric), time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() - since < quiet and time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = observer.metrics().value(metric)
+        if now != value:
+            value, since = now, time.monotonic()
+    return value
+
+
+class CancelAfterChecks:
+    """A cancel check that turns True at its ``checks``-th call.
+
+    The client checks at every streamed chunk and every 20 ms between them, and vLLM streams
+    one chunk per token: the request is given up at most ``checks`` tokens (or 20 ms × ``checks``
+    of waiting) into a reply of hundreds, whatever the machine's speed. The request is in
+    vLLM by then (the client checks only once vLLM has answered with the stream's headers).
+    A timer could fire after the last token on a quiet machine; waiting for ``/metrics`` to
+    move could wait out the whole request while vLLM's API server is busy streaming.
+    """
+
+    def __init__(self, checks: int = 20):
+        self.checks, self.calls = checks, 0
+
+    def __call__(self) -> bool:
+        self.calls += 1
+        return self.calls >= self.checks
+
+
+def assert_vllm_aborts(observer, send_cancelled, max_tokens: int, attempts: int = 3) -> None:
+    """A request the client cancels mid-reply (``send_cancelled()``, which checks that it was cancelled):
+    vLLM's own token counter moves by at most a few tokens after the disconnect, and stays short of
+    ``max_tokens``.
+
+    The counter is read as soon as the client has disconnected, then once it has settled. On a busy
+    machine the tiny model can write the whole reply before the client has read a few chunks of it
+    (vLLM keeps decoding while the client waits for the CPU): then there was nothing left to abort,
+    and the request is sent again, up to ``attempts`` times.
+    """
+    for _ in range(attempts):
+        before = settled(observer)
+        send_cancelled()
+        at_disconnect = observer.metrics().value(GENERATED)
+        after = settled(observer)
+        counts = f"before {before:.0f}, at the disconnect {at_disconnect:.0f}, settled {after:.0f}"
+        if at_disconnect - before < max_tokens - 16:  # vLLM was still generating when the client went
+            assert after - at_disconnect <= 16, counts  # measured here: vLLM stops within 3–8 tokens of it
+            assert after - before < max_tokens, counts
+            return
+    pytest.fail(f"vLLM wrote all {max_tokens} tokens before the client could cancel, {attempts} times ({counts})")
+
+
 class Proxy:
     """A TCP relay to the vLLM server, optionally speaking TLS to the client, that the test can take down.
 
