@@ -14,7 +14,6 @@ import asyncio
 import socket
 import urllib.parse
 import uuid
-from pathlib import Path
 
 import pytest
 from lsprotocol import types
