@@ -143,7 +143,13 @@ async def test_the_menu_answers_at_once_and_resolve_brings_the_check(client, rec
     push(client, verify=["crossref"], verifyEndpoints={"crossref": records.base})
     (tmp_path / "library.bib").write_bytes(LIBRARY.encode("utf-8"))
     uri = (tmp_path / "menu.tex").as_uri()
-    items = await complete(client, uri, LATEX, "latex", LATEX.index("{") + 1)
+    menu = await complete(client, uri, LATEX, "latex", LATEX.index("{") + 1)
+    # Galactica's suggestions first ("000", …), then the user's own entries ("1…"): those are never checked.
+    items = [item for item in menu if item.sort_text.startswith("0")]
+    own = [item for item in menu if not item.sort_text.startswith("0")]
+    assert own and all(item.data is None for item in own)
+    for item in own:
+        assert await resolved(client, item) == item  # comes back as it is
     assert len(items) >= 2
     for item in items:  # none of them in the library: each is checked, none waited for
         assert sorted(item.data) == ["author", "detail", "galactica", "title"] and item.data["galactica"] == "citation"
