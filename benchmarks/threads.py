@@ -16,8 +16,10 @@ interleaved, best of ``--rounds`` kept:
     python benchmarks/threads.py --model mini
     python benchmarks/threads.py --model base --decode-tokens 8
 
-Prints the time of each and the ratio one thread / all cores; the engine's
-rule (``precision.choose``) follows these figures.
+Prints the time of each, the ratio one thread / all cores, and the engine's
+own rule (``precision.phase_threads``: one thread for one-row decoding, else
+the cores the other processes leave free, sampled before each phase) against
+the better of the two fixed counts.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from harness import prepare_model, temporary_directory  # noqa: E402
 from typing_session import build_document  # noqa: E402
 
 from galactica_lsp.engine.decoding import DecodeSettings, generate  # noqa: E402
+from galactica_lsp.engine.devices import Placement  # noqa: E402
+from galactica_lsp.engine.precision import choose  # noqa: E402
 
 
 def _spin(stop) -> None:
@@ -52,32 +56,36 @@ def timed(run) -> float:
 
 
 def measure(model, prompt: list[int], short: list[int], args) -> dict:
-    """Best-of-rounds prefill ms and decode ms per token, on one thread and on all, interleaved."""
+    """Best-of-rounds prefill ms and decode ms per token: on one thread, on all, and as the engine's plan picks
+    (``precision.phase_threads``: one thread for one row, else the cores other processes leave free); interleaved."""
     cores = torch.get_num_threads()
-    counts = sorted({1, cores})
+    counts: list[int | str] = [*sorted({1, cores}), "rule"]
+    rule = choose(Placement("cpu", "float32", (0,), ("CPU",)), "float32", sum(p.numel() for p in model.parameters()))
 
-    def run(tokens: int, ids: list[int], rows: int = 1):
+    def run(n, tokens: int, ids: list[int], rows: int = 1):
         settings = (DecodeSettings(max_new_tokens=tokens, stop_token_ids=()) if rows == 1 else
                     DecodeSettings(strategy="beam", max_new_tokens=tokens, num_beams=rows, num_return=rows,
                                    beam_groups=rows, diversity=1.0, stop_token_ids=()))
+        if n == "rule":
+            torch.set_num_threads(cores)
+            return generate(model, ids, settings, lambda t: "", precision=rule)
+        torch.set_num_threads(n)
         return generate(model, ids, settings, lambda t: "")
 
     best = {(what, n): float("inf") for what in ("prefill", "decode", "beams") for n in counts}
     runs = {(what, length, n): float("inf") for what in ("decode", "beams") for length in ("long", "short") for n in counts}
     for n in counts:
-        torch.set_num_threads(n)
-        run(2, short)  # first passes pay for kernel choices
+        run(n, 2, short)  # first passes pay for kernel choices
     for _ in range(args.rounds):
         for n in counts:
-            torch.set_num_threads(n)
-            best["prefill", n] = min(best["prefill", n], timed(lambda: run(1, prompt)))
+            best["prefill", n] = min(best["prefill", n], timed(lambda: run(n, 1, prompt)))
             # decoding alone: the best long run minus the best short one, over the rounds
             for what, rows in (("decode", 1), ("beams", 5)):
-                runs[what, "long", n] = min(runs[what, "long", n], timed(lambda: run(1 + args.decode_tokens, short, rows)))
-                runs[what, "short", n] = min(runs[what, "short", n], timed(lambda: run(1, short, rows)))
+                runs[what, "long", n] = min(runs[what, "long", n], timed(lambda: run(n, 1 + args.decode_tokens, short, rows)))
+                runs[what, "short", n] = min(runs[what, "short", n], timed(lambda: run(n, 1, short, rows)))
                 best[what, n] = (runs[what, "long", n] - runs[what, "short", n]) / args.decode_tokens
     torch.set_num_threads(cores)
-    return {f"{what}_ms_{n}_threads": round(v, 2) for (what, n), v in best.items()}
+    return {f"{what}_ms_{n}" + ("" if n == "rule" else "_threads"): round(v, 2) for (what, n), v in best.items()}
 
 
 def main() -> None:
@@ -113,13 +121,15 @@ def main() -> None:
     cores = result["cores"]
     print(f"{args.model} ({what}) float32 on {cores} cores; load average {result['load_average']:.1f} at the start;"
           f" busy = {args.neighbours} spinning process(es); best of {args.rounds}")
-    print(f"{'':8s} {'phase':28s} {'1 thread':>12s} {f'{cores} threads':>12s}  1 thread / {cores}")
+    print(f"{'':8s} {'phase':28s} {'1 thread':>10s} {f'{cores} threads':>10s} {'rule':>10s}"
+          f"  1 thread / {cores}  rule / best")
     for case in ("quiet", "busy"):
         r = result[case]
         for what, label in (("prefill", f"prefill {len(prompt)} tokens"), ("decode", "decode, ms per token"),
                             ("beams", "5 diverse beams, ms per step")):
-            one, all_ = r[f"{what}_ms_1_threads"], r[f"{what}_ms_{cores}_threads"]
-            print(f"{case:8s} {label:28s} {one:12.1f} {all_:12.1f}  {one / all_:6.2f}")
+            one, all_, rule = r[f"{what}_ms_1_threads"], r[f"{what}_ms_{cores}_threads"], r[f"{what}_ms_rule"]
+            print(f"{case:8s} {label:28s} {one:10.1f} {all_:10.1f} {rule:10.1f}  {one / all_:12.2f}"
+                  f"  {rule / min(one, all_):11.2f}")
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))
 

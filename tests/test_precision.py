@@ -10,14 +10,14 @@ import torch
 from galactica_lsp.engine.decoding import DecodeSettings, generate
 from galactica_lsp.engine.devices import Placement
 from galactica_lsp.engine.galactica import END_REF_ID, EOS_ID, decode
+from galactica_lsp.engine.cpu_load import CoreMeter
 from galactica_lsp.engine.precision import (
     SMALL_MODEL_PARAMETERS,
     _cpuinfo_bf16,
     choose,
     cpu_bf16,
-    default_threads,
     phase,
-    prefill_threads,
+    phase_threads,
 )
 from galactica_lsp.tiny.corpus import UNIQUE_CITATIONS, memorised_prompts
 
@@ -30,7 +30,7 @@ def test_auto_on_a_cpu_with_bf16_units_allows_bf16_matmuls_in_the_prefill_only(c
     plan = choose(CPU, "auto", BIG, cpu=cpu)
     assert (plan.weights, plan.prefill, plan.decode) == ("float32", "float32, bf16 matmuls", "float32")
     assert plan.prefill_matmul == "bf16" and plan.decode_onednn
-    assert (plan.threads, plan.decode_threads) == (prefill_threads(), 1)
+    assert (plan.threads, plan.decode_threads) == (None, 1)
     assert plan.hardware == {"amx": "AMX", "avx512-bf16": "AVX512-BF16"}[cpu] and plan.hardware in plan.why
 
 
@@ -60,12 +60,13 @@ def test_a_gpu_runs_both_phases_in_its_half_precision(dtype, why):
     assert why in plan.why and plan.hardware == "H100"
 
 
-def test_a_small_model_runs_on_one_thread_and_a_large_one_prefills_on_every_core_but_one():
+def test_a_small_model_runs_on_one_thread_and_a_large_one_per_phase():
     small = choose(CPU, "auto", SMALL_MODEL_PARAMETERS - 1, cpu="none")
     assert (small.threads, small.decode_threads) == (1, 1) and "one thread (a small model)" in small.why
+    meter = CoreMeter(busy=lambda: None)  # whatever the machine does: fixed
+    assert {phase_threads(small, which, rows, meter) for which in ("prefill", "decode") for rows in (1, 5)} == {1}
     large = choose(CPU, "auto", SMALL_MODEL_PARAMETERS, cpu="none")
-    assert (large.threads, large.decode_threads) == (max(1, default_threads() - 1), 1)
-    assert "decoding on one" in large.why
+    assert (large.threads, large.decode_threads) == (None, 1) and "cores other processes leave free" in large.why
     gpu = choose(Placement("cuda", "bfloat16", (1,), ("GPU",)), "auto", 1000)
     assert (gpu.threads, gpu.decode_threads) == (None, None)
 
@@ -73,25 +74,83 @@ def test_a_small_model_runs_on_one_thread_and_a_large_one_prefills_on_every_core
 @pytest.mark.parametrize("dtype, requested", [("float32", "auto"), ("float32", "float32"), ("bfloat16", "bfloat16"),
                                               ("float16", "float16")])
 @pytest.mark.parametrize("cpu", ["amx", "avx512-bf16", "none"])
-def test_every_cpu_plan_decodes_on_one_thread(dtype, requested, cpu):
-    assert choose(replace(CPU, dtype=dtype), requested, BIG, cpu=cpu).decode_threads == 1
+def test_every_cpu_plan_decodes_one_row_on_one_thread(dtype, requested, cpu):
+    plan = choose(replace(CPU, dtype=dtype), requested, BIG, cpu=cpu)
+    assert plan.decode_threads == 1 and phase_threads(plan, "decode", 1, CoreMeter(busy=lambda: None)) == 1
 
 
-@pytest.mark.parametrize("cores, expected", [(1, 1), (2, 1), (4, 3), (16, 15)])
-def test_the_prefill_leaves_one_core_to_the_editor(cores, expected):
-    assert prefill_threads(cores) == expected
+class Machine:
+    """A clock, the machine's busy CPU seconds and this process's, moved by hand."""
+
+    def __init__(self):
+        self.now, self.busy, self.own = 100.0, 5000.0, 10.0
+
+    def meter(self, logical: int) -> CoreMeter:
+        return CoreMeter(busy=lambda: self.busy, own=lambda: self.own, clock=lambda: self.now, logical=logical)
+
+    def run(self, seconds: float, others: float, ours: float = 0.0) -> None:
+        """``seconds`` pass with other processes busy on ``others`` CPUs and this one on ``ours``."""
+        self.now += seconds
+        self.busy += (others + ours) * seconds
+        self.own += ours * seconds
+
+
+def test_the_prefill_and_beams_get_the_cores_nobody_else_is_using():
+    machine = Machine()
+    meter = machine.meter(logical=8)
+    plan = choose(CPU, "auto", BIG, cpu="none")
+    assert meter.free(8) == 8  # the first sample: nothing known of the others yet
+    machine.run(1.0, others=0.1, ours=1.5)  # an idle editor; our own threads never count against us
+    assert phase_threads(plan, "prefill", 1, meter, cores=8) == 8
+    machine.run(1.0, others=1.0, ours=6.0)  # a build on one core
+    assert phase_threads(plan, "decode", 5, meter, cores=8) == 7
+    assert phase_threads(plan, "decode", 1, meter, cores=8) == 1  # one row: one thread, whatever the machine does
+    machine.run(1.0, others=2.6)
+    assert meter.free(8) == 5
+    machine.run(0.05, others=0.0)  # too short a window to tell: the last figure holds
+    assert meter.free(8) == 5
+    machine.run(1.0, others=9.0)  # everything taken: one thread still
+    assert meter.free(8) == 1
+    machine.run(2.0, others=0.0)
+    assert meter.free(8) == 8
+
+
+def test_logical_cpus_count_as_the_physical_cores_they_share():
+    machine = Machine()
+    meter = machine.meter(logical=16)  # 8 cores with two hyperthreads each
+    meter.free(8)
+    machine.run(1.0, others=2.0)  # two logical CPUs: one core's worth
+    assert meter.free(8) == 7
+
+
+def test_without_the_machines_cpu_time_one_core_is_left_to_the_editor(tmp_path):
+    from galactica_lsp.engine.cpu_load import machine_busy_seconds
+
+    assert CoreMeter(busy=lambda: None).free(4) == 3 and CoreMeter(busy=lambda: None).free(1) == 1
+    assert machine_busy_seconds(tmp_path / "missing") is None
+    (tmp_path / "stat").write_text("intr 5\n")
+    assert machine_busy_seconds(tmp_path / "stat") is None
+
+
+def test_the_machines_busy_time_is_read_from_proc_stat(tmp_path):
+    import os
+
+    from galactica_lsp.engine.cpu_load import machine_busy_seconds
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal: idle and iowait are not busy
+    stat.write_text("cpu  100 20 30 4000 50 6 7 8 0 0\ncpu0 50 10 15 2000 25 3 3 4 0 0\n")
+    assert machine_busy_seconds(stat) == pytest.approx((100 + 20 + 30 + 6 + 7 + 8) / os.sysconf("SC_CLK_TCK"))
 
 
 def test_the_decode_phase_runs_on_its_threads_and_puts_the_count_back_even_on_error():
     before = torch.get_num_threads()
-    plan = replace(choose(CPU, "auto", BIG, cpu="none"), decode_threads=1)
+    plan = choose(CPU, "auto", BIG, cpu="none")
     torch.set_num_threads(2)
     try:
         with phase(plan, "decode"):
             assert torch.get_num_threads() == 1
         assert torch.get_num_threads() == 2
-        with phase(plan, "prefill"):
-            assert torch.get_num_threads() == 2
         with pytest.raises(RuntimeError), phase(plan, "decode"):
             raise RuntimeError("a failing step")
         assert torch.get_num_threads() == 2

@@ -45,6 +45,7 @@ from .keys import citation_style, cite
 
 _SEPARATOR = {"latex": ",", "myst": ",", "rst": ",", "pandoc": "; @"}
 _CLOSER = {"latex": "}", "myst": "`", "rst": "`", "pandoc": "]"}
+_NOT_IN_A_LIST = re.compile(r"[\\{}\[$%`]")  # a command, a group, math, a comment or a role: no key list runs on
 _REST_KEYS = {"latex": re.compile(r"[^,\s]+"), "myst": re.compile(r"[^,\s]+"), "rst": re.compile(r"[^,\s]+"),
               "pandoc": re.compile(r"(?<=@)[^\s;,\]]+")}
 
@@ -165,5 +166,7 @@ def _keys_after(text: str, offset: int, kind: str) -> list[str]:
     end = text.find(closer, offset)
     line_end = text.find("\n\n", offset)
     if end == -1 or (line_end != -1 and line_end < end):
+        return []
+    if _NOT_IN_A_LIST.search(text, offset, end):  # the closer found is another command's (an unclosed citation)
         return []
     return [m.group() for m in _REST_KEYS[kind].finditer(text, offset, end)]

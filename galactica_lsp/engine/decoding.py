@@ -126,7 +126,9 @@ def generate(
             first = step(torch.tensor([rest[start : start + prefill_chunk]]))
     if prefixes is not None:
         prefixes.store(key, prompt_ids, step.cache)
-    with phase(precision, "decode"):
+    rows = settings.num_beams if settings.strategy == "beam" else (settings.num_return if settings.strategy == "sample"
+                                                                    else 1)
+    with phase(precision, "decode", rows):
         if settings.strategy == "beam":
             generations = _beam_search(step, first, settings, finisher, cancelled, deadline)
         else:

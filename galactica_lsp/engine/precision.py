@@ -21,18 +21,16 @@ The choices, measured on this project's machine (``benchmarks/precision.py``):
   name): bf16 weights, oneDNN on for the prefill, off for decoding (its
   one-row path made a step 1.9× slower); near-ties may flip.
 - GPUs: bf16 where supported, else fp16, both phases; MPS: fp16.
-- Threads (``benchmarks/threads.py``): decoding runs on one CPU thread. A
-  decoding step is hundreds of one-row operations; on every core each of
-  them waits for the slowest thread, and a core the editor or a build is
-  using makes them all wait. Measured on this 2-core machine, one thread /
-  two: 125m shape 0.23 per token (0.44 for five beams), 1.3B shape 0.32
-  (0.45), and no worse than two threads beside a busy process. The prefill
-  (few, big matrix products) runs on every core but one, leaving that one to
-  the editor and to the server's event loop (one thread on a 2-core machine:
-  there one thread / two was 0.27 for the 125m shape's 512-token prefill
-  and 0.71 for the 1.3B shape's 256). A model under ``SMALL_MODEL_PARAMETERS``
-  runs on one thread in both phases (the tiny model's warm-up took 3.2 s on
-  two threads, 0.05 s on one).
+- Threads (``benchmarks/threads.py``, ``cpu_load``): one-row decoding runs
+  on one CPU thread: a step is hundreds of small operations, each waiting for
+  the slowest thread, and it was as fast on one thread as on two on an idle
+  machine (125m shape: 1.03) and 3× faster beside a busy process. The
+  prefill and beam search (several rows) run on the cores the other
+  processes leave free, sampled before each phase: on the idle machine two
+  threads prefilled 1.79× faster than one and ran five beams 1.26× faster,
+  beside a busy process one thread was 1.67× and 2.7× faster than two. A
+  model under ``SMALL_MODEL_PARAMETERS`` runs on one thread throughout (the
+  tiny model's warm-up took 3.2 s on two threads, 0.05 s on one).
 
 Nothing here imports torch at module level: the settings and ``--help`` read
 ``DTYPES`` through ``devices``.
@@ -45,6 +43,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .cpu_load import CoreMeter
 from .devices import Placement
 
 SMALL_MODEL_PARAMETERS = 50_000_000  # below this a CPU model runs on one intra-op thread
@@ -59,12 +58,12 @@ class Precision:
     weights: str  # "float32" | "float16" | "bfloat16": the placement's dtype
     prefill: str  # "float32" | "float32, bf16 matmuls" | "bfloat16" | "float16"
     decode: str  # "float32" | "bfloat16" | "float16"
-    threads: int | None  # intra-op threads on a CPU for the prefill; None: torch's default (one per core)
+    threads: int | None  # intra-op threads on a CPU, every phase; None: per phase (``phase_threads``)
     hardware: str  # "AMX", "AVX512-BF16", "no bf16 units", or the GPU's kind
     why: str
     prefill_matmul: str = "none"  # torch.backends.mkldnn.matmul.fp32_precision during the prefill
     decode_onednn: bool = True  # torch.backends.mkldnn.enabled while decoding
-    decode_threads: int | None = None  # intra-op threads while decoding on a CPU; None: as the prefill
+    decode_threads: int | None = None  # intra-op threads of one-row decoding on a CPU; None: as the other phases
 
     def describe(self) -> str:
         if self.prefill == self.decode:
@@ -102,9 +101,6 @@ def _cpuinfo_bf16(path: Path = Path("/proc/cpuinfo")) -> str:
 _HARDWARE = {"amx": "AMX", "avx512-bf16": "AVX512-BF16", "none": "no bf16 units"}
 
 
-def prefill_threads(cores: int | None = None) -> int:
-    """Every core but one (at least one): the prefill's intra-op threads; ``cores`` defaults to torch's own count."""
-    return max(1, (cores if cores is not None else default_threads()) - 1)
 
 
 def choose(placement: Placement, requested: str, parameters: int, cpu: str | None = None) -> Precision:
@@ -119,9 +115,9 @@ def choose(placement: Placement, requested: str, parameters: int, cpu: str | Non
                          why.get(requested, f"{placement.dtype}: asked for by dtype"))
     cpu = cpu if cpu is not None else cpu_bf16()
     hardware = _HARDWARE[cpu]
-    threads = 1 if parameters < SMALL_MODEL_PARAMETERS else prefill_threads()
-    one = ("; one thread (a small model)" if parameters < SMALL_MODEL_PARAMETERS else
-           f"; prefill on {threads} thread{'s' if threads > 1 else ''} (every core but one), decoding on one")
+    threads = 1 if parameters < SMALL_MODEL_PARAMETERS else None
+    one = ("; one thread (a small model)" if threads == 1 else
+           "; one-row decoding on one thread, the prefill and beams on the cores other processes leave free")
     dtype = placement.dtype
     if dtype == "float32" and requested == "auto" and cpu != "none":
         return Precision("cpu", dtype, "float32, bf16 matmuls", "float32", threads, hardware,
@@ -143,8 +139,9 @@ def choose(placement: Placement, requested: str, parameters: int, cpu: str | Non
 
 
 @contextlib.contextmanager
-def phase(precision: Precision | None, which: str) -> Iterator[None]:
-    """Run the block as ``which`` ("prefill" or "decode") of ``precision`` asks; the global flags are put back after.
+def phase(precision: Precision | None, which: str, rows: int = 1) -> Iterator[None]:
+    """Run the block as ``which`` ("prefill" or "decode", of ``rows`` rows) of ``precision`` asks; the global
+    flags and the thread count are put back after.
 
     Called on the worker thread only (the flags are process-wide, and that thread is the only one running the model).
     """
@@ -157,14 +154,29 @@ def phase(precision: Precision | None, which: str) -> Iterator[None]:
     enabled, matmul, threads = mkldnn.enabled, mkldnn.matmul.fp32_precision, torch.get_num_threads()
     mkldnn.enabled = precision.decode_onednn if which == "decode" else True
     mkldnn.matmul.fp32_precision = precision.prefill_matmul if which == "prefill" else "none"
-    if which == "decode" and precision.decode_threads is not None:
-        torch.set_num_threads(precision.decode_threads)  # about 10 µs: cheap beside one decoding step
+    wanted = phase_threads(precision, which, rows)
+    if wanted != threads:
+        torch.set_num_threads(wanted)  # about 10 µs: cheap beside one forward pass
     try:
         yield
     finally:
         mkldnn.enabled, mkldnn.matmul.fp32_precision = enabled, matmul
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
+
+
+METER = CoreMeter()  # sampled on the worker thread only
+
+
+def phase_threads(precision: Precision, which: str, rows: int = 1, meter: CoreMeter | None = None,
+                  cores: int | None = None) -> int:
+    """The intra-op threads of a CPU phase: the plan's fixed count, one for one-row decoding, else the free ones of
+    ``cores`` (torch's own count: one per physical core)."""
+    if precision.threads is not None:
+        return precision.threads
+    if which == "decode" and rows == 1 and precision.decode_threads is not None:
+        return precision.decode_threads
+    return (meter or METER).free(cores or default_threads())
 
 
 _default_threads: int | None = None  # torch's own choice, before any plan changed it

@@ -340,8 +340,11 @@ async def citation_items(
                     ),
                 ),
                 sort_text=f"{rank:03d}",
-                # Prefixed with what was typed, so that the client's filter never hides a suggestion.
-                filter_text=trigger.prefix + (suggestion.text if trigger.kind == "galactica" else new_text),
+                # At [START_REF], prefixed with what was typed, so that the client's filter never hides a
+                # suggestion; at a key, the key, author and title, as the library's items: typing filters both.
+                filter_text=(trigger.prefix + suggestion.text if trigger.kind == "galactica" else
+                             " ".join(part for part in (new_text, suggestion.reference.author,
+                                                        suggestion.reference.title) if part)),
                 text_edit=types.TextEdit(range=edit_range, new_text=new_text),
             ),
             suggestion,

@@ -27,6 +27,11 @@ def menu(text: str, language: str, key: str = KEY) -> str | None:
     ("latex", DOC + "T \\cite{a, vas|}", DOC + "T \\cite{a, vaswani2017attention}"),
     ("latex", DOC + "T \\cite{|b}", DOC + "T \\cite{vaswani2017attention,b}"),
     ("latex", DOC + "T \\cite{|, b}", DOC + "T \\cite{vaswani2017attention, b}"),
+    # An unclosed citation: the next command's brace closes no list, so no separator is added for it.
+    ("latex", DOC + "T \\cite{vas|\n\\bibliography{refs}", DOC + "T \\cite{vaswani2017attention\n\\bibliography{refs}"),
+    ("latex", DOC + "T \\cite{|\nwith $x$ and {b}", DOC + "T \\cite{vaswani2017attention\nwith $x$ and {b}"),
+    ("latex", DOC + "T \\cite{|a,\n b}", DOC + "T \\cite{vaswani2017attention,a,\n b}"),  # a list over two lines
+    ("markdown", "T [@va| and [@b]", "T [@vaswani2017attention and [@b]"),
     ("markdown", "T [@va|]", "T [@vaswani2017attention]"),
     ("markdown", "T [@|; @b]", "T [@vaswani2017attention; @b]"),
     ("markdown", "T {cite}`a,va|`", "T {cite}`a,vaswani2017attention`"),

@@ -422,3 +422,52 @@ def test_continue_writes_the_rest_of_the_paragraph_into_the_buffer(engine, tmp_p
                                  "line": before.count("\n") + 1}, tmp_path)
 
     assert seen["text"] == before + written + after.rstrip("\n")
+
+
+LIBRARY = r"""@article{hochreiter1997long,
+  title = {Long Short-Term Memory},
+  author = {Hochreiter, Sepp and Schmidhuber, J{\"u}rgen},
+  journal = {Neural Computation},
+  year = {1997}
+}
+
+@inproceedings{devlin2019bert,
+  title = {{BERT}: Pre-training of Deep Bidirectional Transformers for Language Understanding},
+  author = {Devlin, Jacob and Chang, Ming-Wei and Lee, Kenton and Toutanova, Kristina},
+  booktitle = {NAACL},
+  year = {2019}
+}
+"""
+
+
+@pytest.mark.parametrize("typed, key", [(" \\cite{", None), (" \\cite{devl", "devlin2019bert")])
+def test_the_cite_menu_lists_the_library_after_galactica_and_typing_filters_it(engine, tmp_path, typed, key):
+    before, after = "\\documentclass{article}\n\\begin{document}\nLanguage models", "\n\\bibliography{refs}\n\\end{document}\n"
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "refs.bib").write_text(LIBRARY)
+    suggestions = citations(engine, before)
+
+    seen = run_nvim("cite_menu", {"file": "paper.tex", "before": before, "after": after, "typed": typed}, tmp_path)
+
+    items = [item["user_data"]["nvim"]["lsp"]["completion_item"] for item in seen["menu"]["items"]]
+    labels = [item["label"] for item in items]
+    own = [item["label"] for item in items if item["sortText"].startswith("1")]
+    if typed.endswith("{"):
+        # Galactica's suggestions first, then every entry of refs.bib, each saying whose and when.
+        assert labels[: len(suggestions)] == [s.text for s in suggestions] and len(suggestions) > 1
+        assert own == ["hochreiter1997long", "devlin2019bert"] == labels[len(suggestions):]
+        assert {item["detail"] for item in items if item["sortText"].startswith("1")} == {
+            "your library (refs.bib) · Hochreiter, 1997", "your library (refs.bib) · Devlin, 2019"}
+        assert all(item["detail"].startswith("not in your library") for item in items[: len(suggestions)])
+    else:
+        # What was typed of the key filters Galactica's suggestions and the library alike.
+        assert labels and all(label == key or "Devlin" in label for label in labels), labels
+    # Accepting the first item cites its key (the model's first suggestion under a key made from it, when nothing
+    # was typed): what Neovim wrote into the buffer. No closing brace was typed, and none is added.
+    from galactica_lsp.bibliography.stub import suggested_key
+    from galactica_lsp.engine.galactica import Reference
+
+    first = Reference(suggestions[0].text)
+    key = key or suggested_key(first.title, first.author)
+    assert seen["line"] == f"Language models \\cite{{{key}"
+    assert seen["text"] == before + f" \\cite{{{key}" + after.rstrip("\n")
