@@ -100,6 +100,11 @@ class Settings:
         " hand); ghost text as you type is one greedy suggestion, the fastest.", _between(1, 10)
     )
     citation_suggestions: int = _setting(5, "References suggested at a citation.", _between(1, 10))
+    citation_menu_wait: float = _setting(
+        1.0, "Seconds the menu at a citation waits for Galactica's suggestions before it opens with your own library"
+        " alone (they join as you type, or when you open the menu again); without a library it waits for them.",
+        _between(0.0, 600.0),
+    )
     diversity: float = _setting(
         1.0, "Diverse beam search penalty for references (0: plain beam search).", _between(0.0, 10.0)
     )

@@ -261,11 +261,12 @@ class Asked:
 
 
 async def shared_suggestions(ls: GalacticaServer, doc: OpenDocument, prompt: str,
-                             wait: bool = True) -> list[Suggestion] | None:
+                             wait: bool = True, timeout: float | None = None) -> list[Suggestion] | None:
     """:func:`suggest`, asked once per citation: a request with the prompt, settings and model of the last one
     for the document shares its answer (kept while they stay the same), so typing a key into the citation does not
     run the model again. With ``wait`` False, None at once while the answer is still being computed (it is kept
-    for the next request); an answer of None (no model, superseded) or an error is not kept."""
+    for the next request), and with ``timeout``, None after that many seconds; an answer of None (no model,
+    superseded) or an error is not kept."""
     s = ls.settings
     wanted = (prompt, s.citation_suggestions, s.diversity, s.time_limit, s.context_tokens, ls.serving_key)
     state = ls.state(Asked)
@@ -277,6 +278,10 @@ async def shared_suggestions(ls: GalacticaServer, doc: OpenDocument, prompt: str
         task = held[1]
     if not wait and not task.done():
         return None
+    if timeout is not None and not task.done():
+        done, _ = await asyncio.wait({task}, timeout=timeout)  # the task runs on when the time is up
+        if not done:
+            return None
     return await asyncio.shield(task)
 
 
@@ -290,13 +295,19 @@ async def citation_items(
     """The menu at a citation: Galactica's suggestions, then the user's own library entries (``library_menu``).
 
     ``filtering``: the editor asks again as the user types into a menu it shows (incomplete); then the answer never
-    waits on the model once a key is being typed: Galactica's suggestions are in it when they are ready.
+    waits on the model once a key is being typed: Galactica's suggestions are in it when they are ready. Where the
+    user's library has entries for the place, the first answer waits at most ``citationMenuWait`` seconds for the
+    model (a large model on a CPU takes tens of seconds) and opens with the library alone when they are up; the
+    model's answer is kept and joins the menu at the next request (a key typed, the menu opened again).
     """
     wait = not (filtering and trigger.prefix and trigger.kind != "galactica")
-    suggestions, library = await asyncio.gather(
-        shared_suggestions(ls, doc, citation_prompt(ls, doc, window, trigger), wait), library_or_none(ls, doc)
-    )
+    prompt = citation_prompt(ls, doc, window, trigger)
+    suggestions = await shared_suggestions(ls, doc, prompt, wait=False)  # asks the model; never waits
+    library = await library_or_none(ls, doc)
     own = await library_items(ls, doc, window, library)  # from the bibliography alone, whatever the model gave
+    if suggestions is None and wait:
+        bound = ls.settings.citation_menu_wait if own else None
+        suggestions = await shared_suggestions(ls, doc, prompt, timeout=bound)
     if not suggestions:
         return own
     start = window.to_document(trigger.replace_start)

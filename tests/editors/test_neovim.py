@@ -447,7 +447,10 @@ def test_the_cite_menu_lists_the_library_after_galactica_and_typing_filters_it(e
     (tmp_path / "work" / "refs.bib").write_text(LIBRARY)
     suggestions = citations(engine, before)
 
-    seen = run_nvim("cite_menu", {"file": "paper.tex", "before": before, "after": after, "typed": typed}, tmp_path)
+    # The first menu waits for the model here (by default it opens with the library alone after 1 s).
+    setup = {"settings": {"citationMenuWait": 120}}
+    seen = run_nvim("cite_menu", {"file": "paper.tex", "before": before, "after": after, "typed": typed,
+                                  "setup": setup}, tmp_path)
 
     items = [item["user_data"]["nvim"]["lsp"]["completion_item"] for item in seen["menu"]["items"]]
     labels = [item["label"] for item in items]

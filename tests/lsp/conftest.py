@@ -53,7 +53,8 @@ SERVER = [sys.executable, "-m", "galactica_lsp", "--model", MODEL, "--device", "
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
 # The busy machine must not cut an answer short: a generous cap on one generation (the default is 8 s).
 TIME_LIMIT = 120.0
-OPTIONS = {"model": MODEL, "device": "cpu", "timeLimit": TIME_LIMIT}
+# Nor open a citation menu before the model's answer (tests/lsp/test_citation_menu_wait.py sets its own).
+OPTIONS = {"model": MODEL, "device": "cpu", "timeLimit": TIME_LIMIT, "citationMenuWait": TIME_LIMIT}
 # Hang guards only: how long a stuck server may keep a test waiting.
 LOAD_TIMEOUT = 300.0
 IDLE_TIMEOUT = 300.0

@@ -3,7 +3,8 @@
 --- Override any field with `vim.lsp.config('galactica', { ... })`; settings merge key by key, e.g.
 ---   vim.lsp.config('galactica', { settings = { galactica = { model = 'mini', device = 'cuda' } } })
 --- Every setting (the same names as in VS Code and the README's table) lives under `galactica`:
----   model, device, dtype, engine, maxNewTokens, contextTokens, suggestions, citationSuggestions, diversity,
+---   model, device, dtype, engine, maxNewTokens, contextTokens, suggestions, citationSuggestions,
+---   citationMenuWait, diversity,
 ---   temperature, topP, topK, languages, inline, hover, completeInComments, citationThreshold,
 ---   bibliography, bibMatchThreshold, timeLimit, explainMaxTokens, verify, verifyEndpoints, verifyTimeout,
 ---   endpoint.
