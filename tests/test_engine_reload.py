@@ -161,3 +161,31 @@ def test_an_unreachable_vllm_endpoint_keeps_the_working_model(engine):
         job.future.result(timeout=120)
     assert engine.state == "ready" and engine.loaded is old
     assert complete(engine) == before
+
+
+def test_a_newer_load_wins_over_an_older_one_still_downloading(engine, monkeypatch):
+    from galactica_lsp.engine import loading
+    from galactica_lsp.engine.types import Cancelled
+
+    real_download, release, first_started = loading.download, threading.Event(), threading.Event()
+    calls = []
+
+    def download(source, report):
+        calls.append(source.name)
+        if len(calls) == 1:  # the first load's files are slow to come
+            first_started.set()
+            assert release.wait(60), "the test never released the download"
+        return real_download(source, report)
+
+    monkeypatch.setattr(loading, "download", download)
+    older = engine.start_load("tiny", device="cpu", context_tokens=256)
+    assert first_started.wait(60)
+    newer = engine.start_load("tiny", device="cpu", context_tokens=128)
+    serving = newer.future.result(timeout=120)
+    assert engine.loaded is serving and engine.state == "ready"
+    release.set()
+    with pytest.raises(Cancelled, match="replaced by a newer load"):
+        older.future.result(timeout=120)
+    # The older load's model never replaced the newer one, and the state stayed as the newer load left it.
+    assert engine.loaded is serving and engine.state == "ready" and engine.error is None
+    assert complete(engine)

@@ -251,6 +251,7 @@ class Engine:
         self.worker = worker or Worker()
         self._galactica: Galactica | None = None
         self._lock = threading.Lock()
+        self._loads = 0  # loads asked for so far: only the newest may swap its model in
         self.state = "empty"  # "empty" | "loading" | "ready" | "error"
         self.error: str | None = None
 
@@ -285,15 +286,23 @@ class Engine:
 
         When a check or the download fails, the old model stays loaded and
         serving (``state`` stays "ready") and the future raises the error.
+        A load asked for later replaces this one: from then on this one stops
+        at its next stage and its future raises :class:`Cancelled` (its model
+        never replaces the newer one, however long its download took).
         """
         with self._lock:
             if self.state != "ready":
                 self.state, self.error = "loading", None
+            self._loads += 1
+            generation = self._loads
         handle: Job[LoadedModel] = Job(lambda cancelled: None, Priority.CONTROL, f"load {model}")
+
+        def replaced() -> bool:
+            return self._loads != generation
 
         def failed(exc: BaseException) -> None:
             with self._lock:
-                if self._galactica is None:
+                if self._galactica is None and not replaced():  # a newer load is on its way: its state stands
                     self.state, self.error = "error", str(exc)
             if not handle.future.done():
                 handle.future.set_exception(exc)
@@ -302,7 +311,9 @@ class Engine:
             """Run ``next_stage`` with the job's result, or fail the handle with its error."""
 
             def done(future) -> None:
-                if handle.cancelled() or future.cancelled():
+                if replaced():
+                    failed(Cancelled(f"load {model} replaced by a newer load"))
+                elif handle.cancelled() or future.cancelled():
                     failed(Cancelled(f"load {model} cancelled"))
                 elif future.exception() is not None:
                     failed(future.exception())
@@ -341,6 +352,8 @@ class Engine:
             def swap(cancelled: Callable[[], bool]) -> LoadedModel:
                 from .loading import load_prepared
 
+                if replaced():  # asked for after this swap was queued: the old model stays for the newer load
+                    raise Cancelled(f"load {model} replaced by a newer load")
                 with self._lock:
                     self.state, self.error = "loading", None
                 self._unload()

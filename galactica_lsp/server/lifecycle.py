@@ -25,7 +25,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.capabilities import get_capability
 
-from ..engine.types import Progress
+from ..engine.types import Cancelled, Progress
 from ..settings import SECTION, Settings, camel, parse, to_wire
 from .commands import command
 from .features import Feature
@@ -126,6 +126,9 @@ async def load_model(ls: GalacticaServer, s: Settings) -> None:
     )
     try:
         loaded = await asyncio.wrap_future(job.future)
+    except Cancelled:  # a newer model was asked for meanwhile: its load says what happens
+        bar.end(f"{s.model}: replaced by a newer setting")
+        return
     except Exception as exc:
         bar.end(f"failed: {exc}")
         _load_failed(ls, s, key, exc)
