@@ -301,22 +301,27 @@ class Engine:
             return self._loads != generation
 
         def failed(exc: BaseException) -> None:
+            """End the handle with ``exc``; once a newer load was asked for, with Cancelled (its state stands)."""
+            if replaced():
+                exc = Cancelled(f"load {model} replaced by a newer load")
             with self._lock:
-                if self._galactica is None and not replaced():  # a newer load is on its way: its state stands
+                if self._galactica is None and not replaced():
                     self.state, self.error = "error", str(exc)
             if not handle.future.done():
                 handle.future.set_exception(exc)
 
         def then(job: Job, next_stage: Callable[[object], None]) -> None:
-            """Run ``next_stage`` with the job's result, or fail the handle with its error."""
+            """Run ``next_stage`` with the job's result, or fail the handle with its error. A newer load stops
+            this one between stages; a swap that finished is reported as done (its model serves until the newer
+            one swaps in)."""
 
             def done(future) -> None:
-                if replaced():
-                    failed(Cancelled(f"load {model} replaced by a newer load"))
-                elif handle.cancelled() or future.cancelled():
+                if handle.cancelled() or future.cancelled():
                     failed(Cancelled(f"load {model} cancelled"))
                 elif future.exception() is not None:
                     failed(future.exception())
+                elif replaced() and next_stage is not handle.future.set_result:
+                    failed(Cancelled(f"load {model} replaced by a newer load"))
                 else:
                     next_stage(future.result())
 
