@@ -50,6 +50,13 @@ def temporary_directory() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="galactica-bench-")
 
 
+def timed(run) -> float:
+    """Milliseconds one call of ``run`` takes."""
+    started = time.perf_counter()
+    run()
+    return (time.perf_counter() - started) * 1000
+
+
 def percentiles(values: list[float]) -> dict:
     """p50, p95 and the count, in the values' unit; None when there are none."""
     if not values:

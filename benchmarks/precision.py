@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
-from harness import prepare_model, temporary_directory  # noqa: E402
+from harness import prepare_model, temporary_directory, timed  # noqa: E402
 from typing_session import build_document  # noqa: E402
 
 from galactica_lsp.engine.decoding import DecodeSettings, generate
@@ -54,12 +53,6 @@ def plans(parameters: int) -> dict[str, Precision]:
         "bfloat16": replace(choose(bf16, "bfloat16", parameters), threads=None),
         "bfloat16, oneDNN decode": replace(choose(bf16, "bfloat16", parameters), threads=None, decode_onednn=True),
     }
-
-
-def timed(run) -> float:
-    started = time.perf_counter()
-    run()
-    return (time.perf_counter() - started) * 1000
 
 
 def main() -> None:

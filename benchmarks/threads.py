@@ -29,14 +29,13 @@ import json
 import multiprocessing
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
 import galactica_lsp  # noqa: E402,F401  (sets OpenMP's wait policy before torch loads, as the server does)
 import torch  # noqa: E402
-from harness import prepare_model, temporary_directory  # noqa: E402
+from harness import prepare_model, temporary_directory, timed  # noqa: E402
 from typing_session import build_document  # noqa: E402
 
 from galactica_lsp.engine.decoding import DecodeSettings, generate  # noqa: E402
@@ -47,12 +46,6 @@ from galactica_lsp.engine.precision import choose  # noqa: E402
 def _spin(stop) -> None:
     while not stop.is_set():
         sum(range(10_000))
-
-
-def timed(run) -> float:
-    started = time.perf_counter()
-    run()
-    return (time.perf_counter() - started) * 1000
 
 
 def measure(model, prompt: list[int], short: list[int], args) -> dict:
