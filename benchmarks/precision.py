@@ -6,15 +6,21 @@ round by round and the best of ``--rounds`` kept, so the other processes on a
 busy machine weigh on every mode alike):
 
 - ``float32``: float32 throughout (``--dtype float32``);
-- ``auto``: what ``dtype`` auto picks on this CPU (with bf16 units: the
-  prefill's matmuls through oneDNN with bf16 allowed, decoding float32);
-- ``bfloat16``: bf16 weights, oneDNN on for the prefill, off for decoding
-  (``--dtype bfloat16``);
+- ``float32, bf16 prefill``: what ``dtype`` auto picks on a CPU with bf16
+  units for a model under 50M parameters: the prefill's matmuls through
+  oneDNN with bf16 allowed, decoding float32;
+- ``bfloat16``: what ``dtype`` auto picks for a model of 50M parameters or
+  more on a CPU with bf16 units (and ``--dtype bfloat16`` at any size): bf16
+  weights, oneDNN on for the prefill, off for decoding, attention in float32
+  over a float32 cache (``engine.attention``);
+- ``bfloat16, bf16 attention``: the same with transformers' own sdpa in bf16
+  over a bf16 cache (why the engine attends in float32);
 - ``bfloat16, oneDNN decode``: bf16 weights with oneDNN left on while
   decoding (why the plan turns it off).
 
-Each mode decodes on the plan's threads (one on a CPU) and prefills on this
-process's default threads; ``benchmarks/threads.py`` compares thread counts.
+Each mode decodes and prefills on its plan's threads (``phase_threads``:
+float32 one-row decoding on one thread, the rest on the free cores);
+``benchmarks/threads.py`` compares thread counts.
 
 Agreement: greedy tokens of each mode against ``float32`` on ``--prompts``
 prompts cut from a LaTeX document (random weights of the size's shape: no
@@ -38,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 from harness import prepare_model, temporary_directory, timed  # noqa: E402
 from typing_session import build_document  # noqa: E402
 
+from galactica_lsp.engine import attention
 from galactica_lsp.engine.decoding import DecodeSettings, generate
 from galactica_lsp.engine.devices import Placement
 from galactica_lsp.engine.precision import Precision, choose, cpu_bf16
@@ -47,11 +54,13 @@ def plans(parameters: int) -> dict[str, Precision]:
     cpu = Placement("cpu", "float32", (0,), ("CPU",))
     bf16 = replace(cpu, dtype="bfloat16")
     fp32 = choose(cpu, "float32", parameters)
+    half = replace(choose(bf16, "auto", parameters), threads=None)
     return {
         "float32": replace(fp32, threads=None),
-        "auto": replace(choose(cpu, "auto", parameters), threads=None),
-        "bfloat16": replace(choose(bf16, "bfloat16", parameters), threads=None),
-        "bfloat16, oneDNN decode": replace(choose(bf16, "bfloat16", parameters), threads=None, decode_onednn=True),
+        "float32, bf16 prefill": replace(choose(cpu, "auto", parameters), threads=None),
+        "bfloat16": half,
+        "bfloat16, bf16 attention": half,
+        "bfloat16, oneDNN decode": replace(half, decode_onednn=True),
     }
 
 
@@ -73,9 +82,12 @@ def main() -> None:
         tokenizer = AutoTokenizer.from_pretrained(directory)
         fp32 = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
         bf16 = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).eval()
+        bf16_sdpa = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).eval()
+    attention.use_for(bf16, "cpu", "bfloat16")  # as the loader does for bf16 weights on a CPU
     parameters = sum(p.numel() for p in fp32.parameters())
     modes = plans(parameters)
     models = {name: bf16 if plan.weights == "bfloat16" else fp32 for name, plan in modes.items()}
+    models["bfloat16, bf16 attention"] = bf16_sdpa
     document = build_document(args.prefill_tokens + 200)
     ids = tokenizer(document, add_special_tokens=False)["input_ids"]
     prompt = [2] + ids[: args.prefill_tokens - 1]

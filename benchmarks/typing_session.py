@@ -253,7 +253,8 @@ async def main_async(args) -> dict:
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     with temporary_directory() as tmp:
         model, what = prepare_model(args.model, Path(tmp))
-        dtype = torch.float32 if args.device == "cpu" else torch.bfloat16  # what dtype "auto" picks
+        # The naive path in what from_pretrained loads by default (the checkpoint's float32) on a CPU, bf16 on a GPU.
+        dtype = torch.float32 if args.device == "cpu" else torch.bfloat16
         document = build_document(args.doc_tokens)
         sessions = {engine: await session(model, args, engine, document) for engine in engines}
 
@@ -272,6 +273,12 @@ async def main_async(args) -> dict:
         prompt_ids = [2] + naive.encode(document)
         decode_ms = engine_decode_ms(naive, prompt_ids)
         naive_decode = (naive.generate(prompt_ids, 33)[0] - naive.generate(prompt_ids, 1)[0]) / 32
+        naive_bf16_typing = None
+        if args.device == "cpu":  # the naive path with bf16 weights too: how much of the gain is the dtype alone
+            del naive
+            half = Naive(model, args.device, torch.bfloat16)
+            naive_bf16_typing = percentiles([half.generate(k["text"], args.new_tokens)[0] for k in served])
+            del half
 
     doc_tokens = len(prompt_ids)
     result = {
@@ -280,7 +287,8 @@ async def main_async(args) -> dict:
                     "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None},
         "model": {"name": args.model, "what": what, "dtype": str(dtype).removeprefix("torch.")},
         "floor": floor,
-        "naive": {"typing_ms": naive_typing, "citations_beams5_ms": naive_cite, "hover_ms": naive_hover,
+        "naive": {"typing_ms": naive_typing, "typing_bf16_weights_ms": naive_bf16_typing,
+                  "citations_beams5_ms": naive_cite, "hover_ms": naive_hover,
                   "decode_ms_per_token": round(naive_decode, 2)},
         "decode_ms_per_token": {
             **{engine: round(ms, 2) for engine, ms in decode_ms.items()},
@@ -335,6 +343,8 @@ def report(r: dict) -> str:
         f"naive generate(): typing {ms(n['typing_ms'])}; citations (beams=5) {ms(n['citations_beams5_ms'])};"
         f" hover {ms(n['hover_ms'])}",
     ]
+    if n.get("typing_bf16_weights_ms"):
+        lines.append(f"naive generate() with bf16 weights: typing {ms(n['typing_bf16_weights_ms'])}")
     for engine, e in r["engines"].items():
         t = e["typing"]
         lines += [

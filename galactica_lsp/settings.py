@@ -84,12 +84,13 @@ class Settings:
     )
     device: str = _setting("auto", "auto (CUDA, then MPS, then CPU), cuda, mps or cpu.", _one_of(DEVICES))
     dtype: str = _setting(
-        "auto", "auto (bf16, else fp16, on GPUs; on a CPU float32, the prefill's matmuls in bf16 where the CPU has bf16"
-        " units: same output), float32 (throughout), float16, or bfloat16 (bf16 weights: faster on a CPU with bf16"
-        " units, may differ slightly).", _one_of(DTYPES)
+        "auto", "auto (bf16, else fp16, on GPUs; on a CPU with bf16 units bf16 weights for a model of 50M parameters"
+        " or more, about 2.5× faster than float32, may differ where tokens are nearly tied; float32 for smaller"
+        " models and on other CPUs), float32 (throughout: the reference output), float16, or bfloat16.",
+        _one_of(DTYPES)
     )
     engine: str = _setting(
-        "auto", "What decodes greedy and sampled text: auto (torch, measured the faster in float32), torch,"
+        "auto", "What decodes greedy and sampled text: auto (torch, measured the faster), torch,"
         " ctranslate2, or ctranslate2-int8 (int8 weights: faster on a CPU, may differ slightly); beams always run"
         " on torch; vllm: a vLLM server at galactica.endpoint decodes everything.", _one_of(ENGINES + REMOTE_ENGINES)
     )

@@ -14,10 +14,12 @@ from galactica_lsp.engine.cpu_load import CoreMeter
 from galactica_lsp.engine.precision import (
     SMALL_MODEL_PARAMETERS,
     _cpuinfo_bf16,
+    auto_cpu_dtype,
     choose,
     cpu_bf16,
     phase,
     phase_threads,
+    sized,
 )
 from galactica_lsp.tiny.corpus import UNIQUE_CITATIONS, memorised_prompts
 
@@ -26,12 +28,36 @@ BIG = 125_000_000
 
 
 @pytest.mark.parametrize("cpu", ["amx", "avx512-bf16"])
-def test_auto_on_a_cpu_with_bf16_units_allows_bf16_matmuls_in_the_prefill_only(cpu):
-    plan = choose(CPU, "auto", BIG, cpu=cpu)
+def test_auto_on_a_cpu_with_bf16_units_loads_a_large_model_in_bf16_decoding_on_the_free_cores(cpu):
+    placement = sized(CPU, "auto", "torch", BIG, cpu=cpu)
+    assert placement.dtype == "bfloat16" and auto_cpu_dtype(BIG, cpu) == "bfloat16"
+    plan = choose(placement, "auto", BIG, cpu=cpu)
+    assert (plan.weights, plan.prefill, plan.decode) == ("bfloat16", "bfloat16", "bfloat16")
+    assert plan.decode_onednn is False and (plan.threads, plan.decode_threads) == (None, None)
+    assert "the default for a model this size" in plan.why and "dtype float32 gives float32" in plan.why
+    assert plan.hardware == {"amx": "AMX", "avx512-bf16": "AVX512-BF16"}[cpu] and plan.hardware in plan.why
+
+
+@pytest.mark.parametrize("cpu", ["amx", "avx512-bf16"])
+def test_auto_keeps_a_small_model_in_float32_with_bf16_matmuls_in_the_prefill_only(cpu):
+    small = SMALL_MODEL_PARAMETERS - 1
+    placement = sized(CPU, "auto", "torch", small, cpu=cpu)
+    assert placement.dtype == "float32"
+    plan = choose(placement, "auto", small, cpu=cpu)
     assert (plan.weights, plan.prefill, plan.decode) == ("float32", "float32, bf16 matmuls", "float32")
     assert plan.prefill_matmul == "bf16" and plan.decode_onednn
-    assert (plan.threads, plan.decode_threads) == (None, 1)
-    assert plan.hardware == {"amx": "AMX", "avx512-bf16": "AVX512-BF16"}[cpu] and plan.hardware in plan.why
+    assert (plan.threads, plan.decode_threads) == (1, 1)
+
+
+@pytest.mark.parametrize("requested, engine, cpu, kind", [
+    ("auto", "torch", "none", "cpu"),  # no bf16 units: bf16 would be slow
+    ("float32", "torch", "avx512-bf16", "cpu"),  # asked for
+    ("auto", "ctranslate2", "avx512-bf16", "cpu"),  # CTranslate2 keeps its own compute types
+    ("auto", "torch", "avx512-bf16", "cuda"),  # a GPU's default is its own
+])
+def test_the_size_rule_leaves_other_machines_engines_and_asked_for_dtypes_alone(requested, engine, cpu, kind):
+    placement = replace(CPU, kind=kind, dtype="float32")
+    assert sized(placement, requested, engine, BIG, cpu=cpu) == placement
 
 
 def test_auto_on_a_cpu_without_bf16_units_is_float32_throughout_and_says_why():
@@ -72,11 +98,13 @@ def test_a_small_model_runs_on_one_thread_and_a_large_one_per_phase():
 
 
 @pytest.mark.parametrize("dtype, requested", [("float32", "auto"), ("float32", "float32"), ("bfloat16", "bfloat16"),
-                                              ("float16", "float16")])
+                                              ("bfloat16", "auto"), ("float16", "float16")])
 @pytest.mark.parametrize("cpu", ["amx", "avx512-bf16", "none"])
-def test_every_cpu_plan_decodes_one_row_on_one_thread(dtype, requested, cpu):
+def test_one_row_decodes_on_one_thread_in_float32_and_on_the_free_cores_in_bf16(dtype, requested, cpu):
     plan = choose(replace(CPU, dtype=dtype), requested, BIG, cpu=cpu)
-    assert plan.decode_threads == 1 and phase_threads(plan, "decode", 1, CoreMeter(busy=lambda: None)) == 1
+    meter = CoreMeter(busy=lambda: None)  # the machine's load unknown: every core but one
+    expected = 1 if dtype != "bfloat16" else meter.free(4)
+    assert phase_threads(plan, "decode", 1, meter, cores=4) == expected
 
 
 class Machine:
@@ -216,11 +244,41 @@ def test_bf16_prefill_keeps_every_memorised_greedy_answer_token_for_token(loaded
 
 
 def test_bf16_weights_keep_every_single_paper_citation(loaded):
-    """The fast mode may flip near-ties, but the memorised references survive it."""
-    model = type(loaded.model).from_pretrained(loaded.directory, dtype=torch.bfloat16).eval()
-    fast = choose(replace(CPU, dtype="bfloat16"), "bfloat16", BIG, cpu="avx512-bf16")
+    """The bf16 mode (auto's for a large model on a CPU with bf16 units), loaded as the server loads it, may flip
+    near-ties, but the memorised references survive it."""
+    from galactica_lsp.engine import attention
+    from galactica_lsp.engine.loading import load
+
+    fast = load("tiny", device="cpu", dtype="bfloat16", context_tokens=512)
+    assert fast.placement.dtype == "bfloat16" and fast.model.config._attn_implementation == attention.NAME
     settings = DecodeSettings(max_new_tokens=40, stop_token_ids=(END_REF_ID, EOS_ID))
     for citation in UNIQUE_CITATIONS:
-        ids = loaded.tokenizer(citation.prompt, add_special_tokens=False)["input_ids"]
-        got = generate(model, ids, settings, lambda t: decode(loaded.tokenizer, t), precision=fast)[0]
+        ids = fast.tokenizer(citation.prompt, add_special_tokens=False)["input_ids"]
+        got = generate(fast.model, ids, settings, lambda t: decode(fast.tokenizer, t), precision=fast.precision)[0]
         assert got.text == citation.continuation.removesuffix("[END_REF]") and got.finish_reason == "stop"
+
+
+def test_a_load_checked_on_this_cpu_takes_the_dtype_by_the_models_size(tmp_path):
+    """``prepare`` (the checks before a load) sizes a CPU's auto dtype: a 125m checkpoint by the rule, CTranslate2
+    and an asked-for dtype keep theirs; the plan counts the weights in the dtype that will load."""
+    import json
+
+    from galactica_lsp.engine.catalogue import SIZES
+    from galactica_lsp.engine.ct2 import EngineError
+    from galactica_lsp.engine.loading import prepare
+
+    (tmp_path / "config.json").write_text(json.dumps({
+        "model_type": "opt", "architectures": ["OPTForCausalLM"], "hidden_size": 768, "num_hidden_layers": 12,
+        "num_attention_heads": 12, "ffn_dim": 3072, "vocab_size": 50000, "max_position_embeddings": 2048,
+        "word_embed_proj_dim": 768}))
+    checked = prepare(str(tmp_path), device="cpu", context_tokens=512)
+    expected = auto_cpu_dtype(checked.shape.parameters)
+    assert checked.placement.dtype == expected and checked.precision.weights == expected
+    assert checked.plan.weights == checked.shape.weight_bytes(expected)
+    assert checked.shape.parameters == pytest.approx(SIZES["mini"].shape.parameters, rel=0.05)
+    assert prepare(str(tmp_path), device="cpu", dtype="float32", context_tokens=512).placement.dtype == "float32"
+    try:
+        fast = prepare(str(tmp_path), device="cpu", engine="ctranslate2", context_tokens=512)
+    except EngineError:
+        return  # no CTranslate2 wheel here: nothing more to check
+    assert fast.placement.dtype == "float32"

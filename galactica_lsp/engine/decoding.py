@@ -29,6 +29,7 @@ from dataclasses import replace
 
 import torch
 
+from .attention import cache_dtype
 from .backend import Backend, Capabilities, Finisher, Hypothesis, check_prompt
 from .galactica import PAD_ID
 from .kv_cache import GrowingCache
@@ -69,7 +70,8 @@ class _Stepper:
         self.model = model
         self.device = model.get_input_embeddings().weight.device
         config = model.config
-        self.cache = GrowingCache(config.num_hidden_layers, prefix, limit=config.max_position_embeddings)
+        self.cache = GrowingCache(config.num_hidden_layers, prefix, limit=config.max_position_embeddings,
+                                  store_dtype=cache_dtype(model))
 
     @torch.inference_mode()
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:

@@ -74,8 +74,9 @@ def _available(kind: str) -> bool:
 
 
 def default_dtype(kind: str) -> str:
-    """fp32 on CPU (bf16 without bf16 units made prefill 5× slower here); fp16 on MPS;
-    bf16 on CUDA where the GPU supports it (no fp16 overflow), else fp16."""
+    """fp32 on CPU, until the model's size is known (``precision.auto_cpu_dtype`` then picks bf16 for a model of
+    50M parameters or more on a CPU with bf16 units; without them bf16 made the prefill 5× slower here); fp16 on
+    MPS; bf16 on CUDA where the GPU supports it (no fp16 overflow), else fp16."""
     import torch
 
     if kind == "cuda":
@@ -118,7 +119,7 @@ def place(device: str = "auto", dtype: str = "auto") -> Placement:
     if dtype == "bfloat16" and kind == "cuda" and not torch.cuda.is_bf16_supported():
         raise DeviceError("this GPU does not support bfloat16: use float16")
     if dtype == "float16" and kind == "cpu":
-        log.warning("float16 on CPU is slow and many CPU kernels lack it; float32 is the CPU default")
+        log.warning("float16 on CPU is slow and many CPU kernels lack it; auto picks float32 or bfloat16 on a CPU")
     free, names = free_memory(kind)
     return Placement(kind=kind, dtype=dtype, free_bytes=free, names=names)
 

@@ -24,9 +24,10 @@ from .memory import MIN_ROOM, buffer_tokens  # noqa: F401 (MIN_ROOM re-exported)
 class GrowingLayer(DynamicLayer):
     """One layer's keys and values, ``[rows, heads, tokens, head size]`` views of bigger buffers."""
 
-    def __init__(self, limit: int | None = None):
+    def __init__(self, limit: int | None = None, store_dtype: torch.dtype | None = None):
         super().__init__()
         self.limit = limit  # the most tokens a buffer is given room for (the model's positions)
+        self.store_dtype = store_dtype  # what the buffers hold (new keys are cast when written); None: the keys' own
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         self.dtype, self.device = key_states.dtype, key_states.device
@@ -49,8 +50,9 @@ class GrowingLayer(DynamicLayer):
     def _reallocate(self, needed: int, like: torch.Tensor) -> None:
         """New buffers with room for ``needed`` tokens and more, holding what the old ones held."""
         rows, heads, _, size = like.shape
-        keys = like.new_empty(rows, heads, buffer_tokens(needed, self.limit), size)
-        values = like.new_empty(rows, heads, buffer_tokens(needed, self.limit), size)
+        dtype = self.store_dtype or like.dtype
+        keys = like.new_empty(rows, heads, buffer_tokens(needed, self.limit), size, dtype=dtype)
+        values = like.new_empty(rows, heads, buffer_tokens(needed, self.limit), size, dtype=dtype)
         if self.length:
             keys[:, :, : self.length] = self.keys
             values[:, :, : self.length] = self.values
@@ -102,11 +104,13 @@ class GrowingCache(DynamicCache):
     """A ``DynamicCache`` whose layers grow in place; ``prefix`` fills it with earlier keys and values (copied).
 
     ``limit`` (the model's positions) caps the room, so the cache never holds
-    more than the memory plan counted for a full context.
+    more than the memory plan counted for a full context. ``store_dtype`` is
+    what the buffers hold (``attention.cache_dtype``: float32 for half weights
+    on a CPU); None keeps the keys' own dtype.
     """
 
     def __init__(self, layers: int, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
-                 limit: int | None = None):
-        Cache.__init__(self, layers=[GrowingLayer(limit) for _ in range(layers)])
+                 limit: int | None = None, store_dtype: torch.dtype | None = None):
+        Cache.__init__(self, layers=[GrowingLayer(limit, store_dtype) for _ in range(layers)])
         for layer, (keys, values) in zip(self.layers, prefix or []):
             layer.update(keys, values)

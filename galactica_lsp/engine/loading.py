@@ -25,13 +25,14 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .attention import use_for
 from .backend import Backend
 from .catalogue import SIZES, TINY, TINY_MODEL_DIR, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
 from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, normalise_dtype, place
 from .galactica import configure_tokenizer
 from .memory import MemoryPlan, check_fits
-from .precision import Precision, apply_threads
+from .precision import Precision, apply_threads, sized
 from .precision import choose as choose_precision
 from .types import Progress, ProgressCallback
 
@@ -307,6 +308,7 @@ def prepare(
         placement = replace(placement, free_bytes=(placement.free_bytes[0] + held, *placement.free_bytes[1:]))
     chosen = choose(engine, placement)
     shape = read_shape(source)
+    placement = sized(placement, normalise_dtype(dtype), chosen, shape.parameters)  # a CPU's auto dtype: by size
     report(Progress("check", f"checking memory for {source.name} on {placement.describe()}"))
     plan = check_fits(source.name, shape, placement, context_tokens, sequences, weight_share(chosen, placement))
     if chosen in FAST_ENGINES and plan.devices > 1:
@@ -411,4 +413,5 @@ def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load {directory}: {exc}") from exc
     model.eval()
+    use_for(model, placement.kind, placement.dtype)  # half weights on a CPU: attention in float32 (see ``attention``)
     return model, tokenizer

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .attention import cache_dtype_name
 from .catalogue import SIZES, CatalogueEntry, ModelShape, human_bytes
 from .devices import Placement
 
@@ -89,7 +90,7 @@ def estimate(
     context_tokens = min(context_tokens, shape.max_positions)
     copies = 2 if second_engine else 1
     weights = int(shape.weight_bytes(placement.dtype) * (1 + second_engine))
-    per_token = shape.kv_bytes_per_token(placement.dtype)
+    per_token = shape.kv_bytes_per_token(cache_dtype_name(placement.kind, placement.dtype))
     kv = per_token * buffer_tokens(context_tokens, shape.max_positions) * sequences
     prefix_tokens = prefix_cache_tokens(shape, context_tokens)
     prefix = per_token * prefix_tokens * copies

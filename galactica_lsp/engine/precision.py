@@ -7,30 +7,44 @@ matmul mode of the prefill and of decoding, and the intra-op threads, with
 the reason for each choice (the status shows it); and :func:`phase`, the
 context the torch backend runs a prefill or a decoding step in.
 
-The choices, measured on this project's machine (``benchmarks/precision.py``):
+The choices, measured on this project's machine (``benchmarks/precision.py``,
+``benchmarks/agreement.py``, ``benchmarks/typing_session.py``):
 
-- CPU, ``dtype`` auto, with bf16 units (AVX512-BF16 or AMX): float32 weights;
-  the prefill's matmuls go through oneDNN with bf16 allowed
-  (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``), decoding stays
-  float32 through MKL (one row: oneDNN is no faster). Greedy tokens were
-  identical on the tiny model's memorised prompts (tested) and on the 125m
-  shape; without AMX oneDNN keeps float32 arithmetic here (its kernel is
-  faster than MKL's on this CPU), with AMX it multiplies in bf16.
+- CPU, ``dtype`` auto, with bf16 units (AVX512-BF16 or AMX), a model of
+  ``SMALL_MODEL_PARAMETERS`` or more (:func:`auto_cpu_dtype`): bf16 weights;
+  the prefill through oneDNN, decoding through torch's own bf16 kernels
+  (oneDNN's one-row path made a step 1.9× slower) on the cores other
+  processes leave free (they scale: the 125m lm-head took 3.8 ms on one
+  thread, 2.2 on two, where MKL's float32 one took 10 on either), attention
+  in float32 over a float32 KV cache (``attention``). Decoding a token of the
+  125m shape took 15 ms against 40 in float32; ghost text and explanations
+  answered in 0.2–0.4× the naive path's time, float32 could not go under
+  0.6×. It is what the GPUs run too. It may differ from float32 where tokens
+  are nearly tied: on the tiny model's 112 memorised prompts 111 were identical
+  token for token (largest log-prob difference 0.05), and on the 125m shape's
+  random weights, where near-ties are everywhere, a bf16 step picked float32's
+  token at 95% of positions. ``dtype`` float32 gives float32 throughout.
+- CPU, ``dtype`` auto, a model under ``SMALL_MODEL_PARAMETERS`` (the tiny
+  model) with bf16 units: float32 weights (they sit in the caches: bf16 gains
+  nothing there), the prefill's matmuls through oneDNN with bf16 allowed
+  (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``), decoding float32
+  through MKL. Greedy tokens were identical on the tiny model's memorised
+  prompts (tested); without AMX oneDNN keeps float32 arithmetic here, with
+  AMX it multiplies in bf16.
 - CPU without bf16 units, or ``dtype`` float32: float32 throughout.
-- CPU, ``dtype`` bfloat16 (the faster, not identical mode, asked for by
-  name): bf16 weights, oneDNN on for the prefill, off for decoding (its
-  one-row path made a step 1.9× slower); near-ties may flip.
+- CPU, ``dtype`` bfloat16: as auto picks for a large model, at any size.
 - GPUs: bf16 where supported, else fp16, both phases; MPS: fp16.
-- Threads (``benchmarks/threads.py``, ``cpu_load``): one-row decoding runs
-  on one CPU thread: a step is hundreds of small operations, each waiting for
-  the slowest thread, and it was as fast on one thread as on two on an idle
-  machine (125m shape: 1.03) and 3× faster beside a busy process. The
-  prefill and beam search (several rows) run on the cores the other
-  processes leave free, sampled before each phase: on the idle machine two
-  threads prefilled 1.79× faster than one and ran five beams 1.26× faster,
-  beside a busy process one thread was 1.67× and 2.7× faster than two. A
-  model under ``SMALL_MODEL_PARAMETERS`` runs on one thread throughout (the
-  tiny model's warm-up took 3.2 s on two threads, 0.05 s on one).
+- Threads (``benchmarks/threads.py``, ``cpu_load``): one-row float32
+  decoding runs on one CPU thread: MKL's float32 matrix-vector product did
+  not get faster on two here, and a step of hundreds of small operations
+  waits for the slowest thread (3× slower beside a busy process on two). The
+  prefill, beam search (several rows) and bf16 decoding run on the cores the
+  other processes leave free, sampled before each phase: on the idle machine
+  two threads prefilled 1.79× faster than one and ran five beams 1.26×
+  faster, beside a busy process one thread was 1.67× and 2.7× faster than
+  two. A model under ``SMALL_MODEL_PARAMETERS`` runs on one thread
+  throughout (the tiny model's warm-up took 3.2 s on two threads, 0.05 s on
+  one).
 
 Nothing here imports torch at module level: the settings and ``--help`` read
 ``DTYPES`` through ``devices``.
@@ -40,7 +54,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from .cpu_load import CoreMeter
@@ -103,6 +117,20 @@ _HARDWARE = {"amx": "AMX", "avx512-bf16": "AVX512-BF16", "none": "no bf16 units"
 
 
 
+def auto_cpu_dtype(parameters: int, cpu: str | None = None) -> str:
+    """What ``dtype`` auto loads a model of ``parameters`` in on this CPU (``cpu``: :func:`cpu_bf16`'s answer)."""
+    cpu = cpu if cpu is not None else cpu_bf16()
+    return "bfloat16" if cpu != "none" and parameters >= SMALL_MODEL_PARAMETERS else "float32"
+
+
+def sized(placement: Placement, requested: str, engine: str, parameters: int, cpu: str | None = None) -> Placement:
+    """``placement`` with the dtype auto gives a model of ``parameters`` on it: on a CPU it depends on the size
+    (:func:`auto_cpu_dtype`); a CTranslate2 engine, a GPU, MPS or a dtype asked for keep theirs."""
+    if placement.kind != "cpu" or requested != "auto" or engine != "torch":
+        return placement
+    return replace(placement, dtype=auto_cpu_dtype(parameters, cpu))
+
+
 def choose(placement: Placement, requested: str, parameters: int, cpu: str | None = None) -> Precision:
     """The plan for ``placement`` (its dtype already resolved from ``requested``: auto, float32, …).
 
@@ -118,6 +146,7 @@ def choose(placement: Placement, requested: str, parameters: int, cpu: str | Non
     threads = 1 if parameters < SMALL_MODEL_PARAMETERS else None
     one = ("; one thread (a small model)" if threads == 1 else
            "; one-row decoding on one thread, the prefill and beams on the cores other processes leave free")
+    free = "; every phase on the cores other processes leave free" if threads is None else one
     dtype = placement.dtype
     if dtype == "float32" and requested == "auto" and cpu != "none":
         return Precision("cpu", dtype, "float32, bf16 matmuls", "float32", threads, hardware,
@@ -130,10 +159,13 @@ def choose(placement: Placement, requested: str, parameters: int, cpu: str | Non
                          decode_threads=1)
     if dtype == "bfloat16":
         slow = "" if cpu != "none" else " (this CPU has no bf16 units: slow)"
+        asked = (f"the default for a model this size on a CPU with {hardware}" if requested == "auto"
+                 else f"asked for by dtype{slow}")
         return Precision("cpu", dtype, dtype, dtype, threads, hardware,
-                         f"bf16 weights, asked for by dtype{slow}: oneDNN for the prefill, not for decoding (its"
-                         f" one-row path is slower); may differ from float32 where tokens are nearly tied{one}",
-                         decode_onednn=False, decode_threads=1)
+                         f"bf16 weights, {asked}: oneDNN for the prefill, torch's bf16 kernels for decoding (oneDNN's"
+                         f" one-row path is slower), attention in float32; may differ from float32 where tokens are"
+                         f" nearly tied (dtype float32 gives float32 throughout){free if threads is None else one}",
+                         decode_onednn=False, decode_threads=None)
     return Precision("cpu", dtype, dtype, dtype, threads, hardware, f"{dtype}, asked for by dtype{one}",
                      decode_threads=1)
 
