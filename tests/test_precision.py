@@ -207,6 +207,8 @@ def test_each_phase_sets_the_onednn_flags_and_puts_them_back_even_on_error():
         assert (mkldnn.enabled, mkldnn.matmul.fp32_precision) == (True, "bf16")
     with phase(mixed, "decode"):
         assert (mkldnn.enabled, mkldnn.matmul.fp32_precision) == (True, "none")
+    with phase(bf16, "decode", 5):  # several rows: oneDNN's bf16 path is the faster one
+        assert mkldnn.enabled is True
     with pytest.raises(RuntimeError), phase(bf16, "decode"):
         assert mkldnn.enabled is False
         raise RuntimeError("a failing step")
