@@ -12,8 +12,9 @@ The choices, measured on this project's machine (``benchmarks/precision.py``,
 
 - CPU, ``dtype`` auto, with bf16 units (AVX512-BF16 or AMX), a model of
   ``SMALL_MODEL_PARAMETERS`` or more (:func:`auto_cpu_dtype`): bf16 weights;
-  the prefill through oneDNN, decoding through torch's own bf16 kernels
-  (oneDNN's one-row path made a step 1.9× slower) on the cores other
+  the prefill and beams through oneDNN (five rows a step: 30 ms with it, 45
+  without), one-row decoding through torch's own bf16 kernels (oneDNN's
+  one-row path made a step 1.9× slower), every phase on the cores other
   processes leave free (they scale: the 125m lm-head took 3.8 ms on one
   thread, 2.2 on two, where MKL's float32 one took 10 on either), attention
   in float32 over a float32 KV cache (``attention``). Decoding a token of the
@@ -162,9 +163,9 @@ def choose(placement: Placement, requested: str, parameters: int, cpu: str | Non
         asked = (f"the default for a model this size on a CPU with {hardware}" if requested == "auto"
                  else f"asked for by dtype{slow}")
         return Precision("cpu", dtype, dtype, dtype, threads, hardware,
-                         f"bf16 weights, {asked}: oneDNN for the prefill, torch's bf16 kernels for decoding (oneDNN's"
-                         f" one-row path is slower), attention in float32; may differ from float32 where tokens are"
-                         f" nearly tied (dtype float32 gives float32 throughout){free if threads is None else one}",
+                         f"bf16 weights, {asked}: oneDNN for the prefill and beams, torch's bf16 kernels for one-row"
+                         f" decoding (oneDNN's one-row path is slower), attention in float32; may differ from float32"
+                         f" where tokens are nearly tied (dtype float32 gives float32 throughout){free}",
                          decode_onednn=False, decode_threads=None)
     return Precision("cpu", dtype, dtype, dtype, threads, hardware, f"{dtype}, asked for by dtype{one}",
                      decode_threads=1)
