@@ -79,11 +79,14 @@ def main() -> None:
             # Naive, in the same state otherwise: every stored prefix dropped, the whole prompt prefilled.
             engine.call(lambda g, c: g.forget(), "forget")
             naive_ms, naive = engine.call(ask, label)
-            assert naive.token_ids == ours.token_ids, f"{label}: reuse changed the output"
+            same = naive.token_ids == ours.token_ids
+            # float32: reuse gives the full prefill's tokens. bf16 rounds each chunk's products by how the prompt is
+            # cut into chunks, so a near-tie may flip (random weights are full of them): counted, not asserted.
+            assert same or loaded.placement.dtype != "float32", f"{label}: reuse changed the output"
             # The state is ours again: the one stored prompt is this request's (the key's entry is replaced).
             rows.append({"request": label, "prompt_tokens": ours.prompt_tokens, "reused_tokens": ours.reused_tokens,
                          "ours_ms": round(ours_ms, 1), "naive_ms": round(naive_ms, 1),
-                         "ratio": round(ours_ms / naive_ms, 3)})
+                         "ratio": round(ours_ms / naive_ms, 3), "same_tokens": same})
         cancel = _cancel_timing(engine, document, settings, args)
     finally:
         engine.shutdown()
@@ -94,10 +97,10 @@ def main() -> None:
               "total_ratio": round(ours_total / naive_total, 3), "cancel": cancel}
     print(f"{args.model} ({what}) as {loaded.describe()}; {args.new_tokens} new tokens a request,"
           f" prompt budget {args.context_tokens}, prefill {PREFILL_CHUNK} tokens a pass")
-    print(f"{'request':30s} {'prompt':>6s} {'reused':>6s} {'ours':>9s} {'full prefill':>12s} {'ratio':>6s}")
+    print(f"{'request':30s} {'prompt':>6s} {'reused':>6s} {'ours':>9s} {'full prefill':>12s} {'ratio':>6s}  same tokens")
     for r in rows:
         print(f"{r['request']:30s} {r['prompt_tokens']:6d} {r['reused_tokens']:6d} {r['ours_ms']:7.0f} ms"
-              f" {r['naive_ms']:9.0f} ms {r['ratio']:6.2f}")
+              f" {r['naive_ms']:9.0f} ms {r['ratio']:6.2f}  {'yes' if r['same_tokens'] else 'no'}")
     mid = [r for r in rows if r["request"] != "end of the paper"]
     print(f"{'all requests':30s} {'':6s} {'':6s} {ours_total:7.0f} ms {naive_total:9.0f} ms {result['total_ratio']:6.2f}")
     print(f"after the jump (median ratio): {statistics.median(r['ratio'] for r in mid):.2f}")

@@ -245,13 +245,20 @@ def test_bf16_prefill_keeps_every_memorised_greedy_answer_token_for_token(loaded
         assert ours.logprobs == pytest.approx(exact.logprobs, abs=1e-2)
 
 
-def test_bf16_weights_keep_every_single_paper_citation(loaded):
+@pytest.fixture(scope="module")
+def tiny_bf16():
+    """The tiny model in bf16, loaded as the server loads a large model on a CPU with bf16 units."""
+    from galactica_lsp.engine.loading import load
+
+    return load("tiny", device="cpu", dtype="bfloat16", context_tokens=512)
+
+
+def test_bf16_weights_keep_every_single_paper_citation(tiny_bf16):
     """The bf16 mode (auto's for a large model on a CPU with bf16 units), loaded as the server loads it, may flip
     near-ties, but the memorised references survive it."""
     from galactica_lsp.engine import attention
-    from galactica_lsp.engine.loading import load
 
-    fast = load("tiny", device="cpu", dtype="bfloat16", context_tokens=512)
+    fast = tiny_bf16
     assert fast.placement.dtype == "bfloat16" and fast.model.config._attn_implementation == attention.NAME
     settings = DecodeSettings(max_new_tokens=40, stop_token_ids=(END_REF_ID, EOS_ID))
     for citation in UNIQUE_CITATIONS:
@@ -284,3 +291,24 @@ def test_a_load_checked_on_this_cpu_takes_the_dtype_by_the_models_size(tmp_path)
     except EngineError:
         return  # no CTranslate2 wheel here: nothing more to check
     assert fast.placement.dtype == "float32"
+
+
+def test_in_bf16_a_reused_prefix_gives_the_full_prefills_tokens_on_the_memorised_answers(tiny_bf16):
+    """bf16 rounds a chunk's products by where the prompt is cut, so reuse is not bit for bit a full prefill; on the
+    trained model's answers (no near-ties) the tokens are the same: the first half of each prompt is stored, then
+    the whole prompt reuses it, in chunks of 7 so that the cuts differ from the full prefill's."""
+    from galactica_lsp.engine.prefix_cache import PrefixCache
+
+    fast = tiny_bf16
+    settings = DecodeSettings(max_new_tokens=32, stop_token_ids=(EOS_ID, END_REF_ID))
+    text_of = lambda t: decode(fast.tokenizer, t)  # noqa: E731
+    for prompt, new_document in memorised_prompts()[::3]:
+        ids = fast.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        ids = [EOS_ID] + ids if new_document else ids
+        whole = generate(fast.model, ids, settings, text_of, precision=fast.precision)[0]
+        prefixes = PrefixCache(max_entries=2, max_tokens=4096)
+        generate(fast.model, ids[: len(ids) // 2], replace(settings, max_new_tokens=1), text_of, prefixes=prefixes,
+                 key="doc", precision=fast.precision)
+        reused = generate(fast.model, ids, settings, text_of, prefixes=prefixes, key="doc", prefill_chunk=7,
+                          precision=fast.precision)[0]
+        assert reused.reused_tokens == len(ids) // 2 and reused.token_ids == whole.token_ids, prompt
