@@ -24,12 +24,11 @@ import os
 import sys
 
 from .analysis.context import looks_binary
-from .engine.attention import cache_dtype_name
 from .engine.catalogue import SIZES, TINY, human_bytes
 from .engine.ct2 import ENGINES, EngineError, choose, weight_share
 from .engine.devices import DEVICES, DTYPES, DeviceError, normalise_dtype, place
 from .engine.loading import ModelError
-from .engine.memory import DoesNotFitError, estimate
+from .engine.memory import DoesNotFitError, estimate, kv_bytes_per_token
 from .engine.precision import sized
 from .engine.types import DecodeSettings, Progress
 from .engine.vllm_backend import REMOTE_ENGINES
@@ -171,23 +170,23 @@ def _models_table(args) -> str:
     engine = choose(args.engine, placement)
     share = weight_share(engine, placement)
     rows = [("size", "hub id", "params", "layers", "heads", "head", "dtype", "weights", "KV/token", "needs", "fits")]
+    dtypes = set()
     for entry in SIZES.values():
         shape = entry.shape
         here = sized(placement, normalise_dtype(args.dtype), engine, shape.parameters)  # a CPU's auto dtype: by size
+        dtypes.add(here.dtype)
         plan = estimate(shape, here, args.context_tokens, second_engine=share)
         rows.append((
             entry.name, entry.hub_id, entry.label, str(shape.num_layers), str(shape.num_heads), str(shape.head_size),
-            here.dtype, human_bytes(plan.weights),
-            human_bytes(shape.kv_bytes_per_token(cache_dtype_name(here.kind, here.dtype))),
+            here.dtype, human_bytes(plan.weights), human_bytes(kv_bytes_per_token(shape, here)),
             human_bytes(plan.total), "yes" if plan.fits else "no",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     free = human_bytes(max(placement.free_bytes))
     engines = f" (torch and {engine}: two sets of weights and caches)" if share else " (torch)"
-    dtypes = sorted({row[6] for row in rows[1:]})
-    where = f"{placement.kind} ({', '.join(placement.names)}), {' or '.join(dtypes)} (auto: by size)" if dtypes != [
-        placement.dtype] else placement.describe()
+    where = (placement.describe() if dtypes == {placement.dtype} else
+             f"{placement.kind} ({', '.join(placement.names)}), {' or '.join(sorted(dtypes))} (auto: by size)")
     lines.append(f"\n{where}: {free} free; needs = weights + KV cache for "
                  f"{args.context_tokens} tokens + working memory{engines}")
     return "\n".join(lines)

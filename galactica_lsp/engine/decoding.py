@@ -122,7 +122,7 @@ def generate(
     # In chunks, with the cancel flag checked between them: a cancelled request frees the worker within a chunk.
     rest = list(prompt_ids[reused:])
     # One token after a stored prefix (a keystroke at the end) is a one-row step: it runs as decoding does.
-    with phase(precision, "prefill") if len(rest) > 1 else phase(precision, "decode"):
+    with phase(precision, "prefill" if len(rest) > 1 else "decode"):
         for start in range(0, len(rest), prefill_chunk):
             if start and cancelled():
                 raise Cancelled()

@@ -78,6 +78,11 @@ class MemoryPlan:
         )
 
 
+def kv_bytes_per_token(shape: ModelShape, placement: Placement) -> int:
+    """One token's keys and values in the cache on ``placement``, in the dtype the cache keeps (``attention``)."""
+    return shape.kv_bytes_per_token(cache_dtype_name(placement.kind, placement.dtype))
+
+
 def estimate(
     shape: ModelShape, placement: Placement, context_tokens: int, sequences: int = 1, second_engine: float = 0.0
 ) -> MemoryPlan:
@@ -90,7 +95,7 @@ def estimate(
     context_tokens = min(context_tokens, shape.max_positions)
     copies = 2 if second_engine else 1
     weights = int(shape.weight_bytes(placement.dtype) * (1 + second_engine))
-    per_token = shape.kv_bytes_per_token(cache_dtype_name(placement.kind, placement.dtype))
+    per_token = kv_bytes_per_token(shape, placement)
     kv = per_token * buffer_tokens(context_tokens, shape.max_positions) * sequences
     prefix_tokens = prefix_cache_tokens(shape, context_tokens)
     prefix = per_token * prefix_tokens * copies
