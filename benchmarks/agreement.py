@@ -22,7 +22,6 @@ step picks what float32 would, without one flip dragging the rest along).
 """
 
 import argparse
-import copy
 import os
 import sys
 import tempfile
@@ -33,7 +32,7 @@ os.environ.setdefault("GALACTICA_LSP_CACHE", tempfile.mkdtemp(prefix="galactica-
 
 import torch  # noqa: E402
 
-from galactica_lsp.engine import attention  # noqa: E402
+from galactica_lsp.engine import opt  # noqa: E402
 from galactica_lsp.engine.ct2 import FastDecoder, convert  # noqa: E402
 from galactica_lsp.engine.decoding import DecodeSettings, generate  # noqa: E402
 from galactica_lsp.engine.devices import Placement  # noqa: E402
@@ -44,10 +43,9 @@ from galactica_lsp.tiny.corpus import memorised_prompts  # noqa: E402
 
 def memorised_agreement() -> None:
     loaded = load("tiny", device="cpu", dtype="float32", context_tokens=512)
-    bf16 = copy.deepcopy(loaded.model).to(torch.bfloat16)
-    attention.use_for(bf16, "cpu", "bfloat16")
+    bf16 = opt.load(loaded.directory, "cpu", torch.bfloat16)  # as the loader places bf16 weights on a CPU
     cpu = Placement("cpu", "float32", (8 * 2**30,), ("CPU",))
-    path = convert(loaded.model, loaded.tokenizer, loaded.directory, "float32")
+    path = convert(loaded.directory, "float32")
     int8 = FastDecoder(path, cpu, loaded.tokenizer, 4096, engine="ctranslate2-int8")
     settings = DecodeSettings(max_new_tokens=48, stop_token_ids=(EOS_ID, END_REF_ID))
 
@@ -80,16 +78,12 @@ def memorised_agreement() -> None:
 
 def teacher_forced(shape: str, prompts: int, tokens: int) -> None:
     from harness import prepare_model, temporary_directory
-    from transformers import AutoModelForCausalLM
     from typing_session import build_document
-
-    from galactica_lsp.engine.kv_cache import GrowingCache
 
     with temporary_directory() as tmp:
         directory, what = prepare_model(shape, Path(tmp))
-        fp32 = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
-        bf16 = copy.deepcopy(fp32).to(torch.bfloat16)
-        attention.use_for(bf16, "cpu", "bfloat16")
+        fp32 = opt.load(directory, "cpu", torch.float32)
+        bf16 = opt.load(directory, "cpu", torch.bfloat16)
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(Path(directory) / "tokenizer.json"))
@@ -101,11 +95,10 @@ def teacher_forced(shape: str, prompts: int, tokens: int) -> None:
             continuation = generate(fp32, prompt, DecodeSettings(max_new_tokens=tokens, stop_token_ids=()),
                                     lambda ids: "")[0].token_ids
             ids = torch.tensor([prompt + list(continuation)])
-            with torch.inference_mode():
-                exact = torch.log_softmax(fp32(ids).logits[0, len(prompt) - 1 : -1].float(), -1)
-                cache = GrowingCache(fp32.config.num_hidden_layers, store_dtype=attention.cache_dtype(bf16))
-                half = torch.log_softmax(bf16(input_ids=ids, cache=cache, use_cache=True).logits[0, len(prompt) - 1 : -1]
-                                         .float(), -1)
+            exact = torch.log_softmax(fp32(ids, fp32.new_cache(), every_position=True)[0, len(prompt) - 1 : -1]
+                                      .float(), -1)
+            half = torch.log_softmax(bf16(ids, bf16.new_cache(), every_position=True)[0, len(prompt) - 1 : -1]
+                                     .float(), -1)
             agree += int((exact.argmax(-1) == half.argmax(-1)).sum())
             total += exact.shape[0]
             chosen = torch.tensor(continuation)[:, None]

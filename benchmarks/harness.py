@@ -171,6 +171,33 @@ class Naive:
         return (time.perf_counter() - started) * 1000, out.shape[1] - inputs.shape[1]
 
 
+class TransformersForward:
+    """transformers' ``OPTForCausalLM`` behind the two calls the decoding loop makes of ``opt.OPT`` (``new_cache``,
+    ``model(ids, cache)``): the engine's forward pass before it had its own, for a side-by-side figure.
+
+    Its cache is transformers' ``DynamicCache`` (``GrowingCache`` is not a transformers ``Cache``), its attention
+    transformers' sdpa in the weights' dtype.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.device = model.get_input_embeddings().weight.device
+        self.config = model.config
+
+    def new_cache(self, prefix=None):
+        from transformers import DynamicCache
+
+        if prefix:
+            raise ValueError("a stored prefix is the server's own cache: run this one without a PrefixCache")
+        return DynamicCache()
+
+    @torch.inference_mode()
+    def __call__(self, ids: torch.Tensor, cache, every_position: bool = False) -> torch.Tensor:
+        out = self.model(input_ids=ids.to(self.device), cache=cache, use_cache=True,
+                         logits_to_keep=0 if every_position else 1)
+        return out.logits if every_position else out.logits[:, -1]
+
+
 # -- the real server over LSP ----------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 For each size (random weights at the real config from ../shared/galactica),
 builds the model on the CPU in the chosen dtype, prefills a prompt of
 ``--context`` tokens, and compares side by side: estimated weight bytes vs the
-parameters' bytes, estimated KV-cache bytes vs the cache's tensors. Prints
+parameters' bytes, estimated KV-cache bytes vs the buffers of the cache the
+server's forward pass (``engine.opt``) fills, room included. Prints
 the ratios (estimate / measured). A ratio below 1 would mean the check lets
 through loads that do not fit.
 
@@ -21,6 +22,7 @@ import torch
 from transformers import OPTConfig, OPTForCausalLM
 
 from galactica_lsp.engine.catalogue import SIZES, human_bytes
+from galactica_lsp.engine.opt import OPT
 from galactica_lsp.engine.devices import Placement
 from galactica_lsp.engine.memory import estimate
 
@@ -30,11 +32,11 @@ REFERENCE = Path(os.environ.get("GALACTICA_REFERENCE_DIR", Path(__file__).resolv
 def measure(size: str, dtype: str, context: int) -> dict:
     config = OPTConfig.from_dict(json.loads((REFERENCE / "configs" / f"{size}.json").read_text()))
     torch.manual_seed(0)
-    model = OPTForCausalLM(config).to(getattr(torch, dtype)).eval()
+    model = OPT.from_transformers(OPTForCausalLM(config).to(getattr(torch, dtype)).eval())
     weights = sum(p.numel() * p.element_size() for p in model.parameters())
-    with torch.inference_mode():
-        out = model(input_ids=torch.randint(4, 50_000, (1, context)), use_cache=True, logits_to_keep=1)
-    kv = sum(t.numel() * t.element_size() for layer in out.cache.layers for t in (layer.keys, layer.values))
+    cache = model.new_cache()
+    model(torch.randint(4, 50_000, (1, context)), cache)
+    kv = sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer._keys, layer._values))
     plan = estimate(SIZES[size].shape, Placement("cpu", dtype, (2**50,), ("CPU",)), context)
     return {"size": size, "dtype": dtype, "context": context,
             "weights_estimated": plan.weights, "weights_measured": weights,

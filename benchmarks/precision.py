@@ -1,7 +1,7 @@
 """Precision per phase on this CPU: prefill and decoding time of each mode, side by side, and whether greedy tokens agree.
 
-Modes (the project's own decoding loop, ``engine.decoding.generate``, with a
-``precision.Precision`` plan each; one process, measurements interleaved
+Modes (the project's own decoding loop, ``engine.decoding.generate``, on its
+own forward pass, ``engine.opt``, with a ``precision.Precision`` plan each; one process, measurements interleaved
 round by round and the best of ``--rounds`` kept, so the other processes on a
 busy machine weigh on every mode alike):
 
@@ -13,8 +13,9 @@ busy machine weigh on every mode alike):
   more on a CPU with bf16 units (and ``--dtype bfloat16`` at any size): bf16
   weights, oneDNN on for the prefill, off for decoding, attention in float32
   over a float32 cache (``engine.attention``);
-- ``bfloat16, bf16 attention``: the same with transformers' own sdpa in bf16
-  over a bf16 cache (why the engine attends in float32);
+- ``bfloat16, transformers' forward``: the same loop and plan on
+  transformers' ``OPTForCausalLM`` (its sdpa in bf16 over its
+  ``DynamicCache``): the engine's forward pass before ``engine.opt``;
 - ``bfloat16, oneDNN decode``: bf16 weights with oneDNN left on while
   decoding (why the plan turns it off).
 
@@ -41,10 +42,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's package, not an installed one
 
-from harness import prepare_model, temporary_directory, timed  # noqa: E402
+from harness import TransformersForward, prepare_model, temporary_directory, timed  # noqa: E402
 from typing_session import build_document  # noqa: E402
 
-from galactica_lsp.engine import attention
+from galactica_lsp.engine import opt
 from galactica_lsp.engine.decoding import DecodeSettings, generate
 from galactica_lsp.engine.devices import Placement
 from galactica_lsp.engine.precision import Precision, choose, cpu_bf16
@@ -59,7 +60,7 @@ def plans(parameters: int) -> dict[str, Precision]:
         "float32": replace(fp32, threads=None),
         "float32, bf16 prefill": replace(choose(cpu, "auto", parameters), threads=None),
         "bfloat16": half,
-        "bfloat16, bf16 attention": half,
+        "bfloat16, transformers' forward": half,
         "bfloat16, oneDNN decode": replace(half, decode_onednn=True),
     }
 
@@ -75,19 +76,20 @@ def main() -> None:
     parser.add_argument("--out", default="", help="also write the result as JSON here")
     args = parser.parse_args()
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
+
+    from galactica_lsp.engine.tokenizer import load_tokenizer
 
     with temporary_directory() as tmp:
         directory, what = prepare_model(args.model, Path(tmp))
-        tokenizer = AutoTokenizer.from_pretrained(directory)
-        fp32 = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
-        bf16 = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).eval()
-        bf16_sdpa = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).eval()
-    attention.use_for(bf16, "cpu", "bfloat16")  # as the loader does for bf16 weights on a CPU
+        tokenizer = load_tokenizer(directory)
+        fp32 = opt.load(directory, "cpu", torch.float32)
+        bf16 = opt.load(directory, "cpu", torch.bfloat16)  # as the loader places bf16 weights on a CPU
+        theirs = TransformersForward(AutoModelForCausalLM.from_pretrained(directory, dtype=torch.bfloat16).eval())
     parameters = sum(p.numel() for p in fp32.parameters())
     modes = plans(parameters)
     models = {name: bf16 if plan.weights == "bfloat16" else fp32 for name, plan in modes.items()}
-    models["bfloat16, bf16 attention"] = bf16_sdpa
+    models["bfloat16, transformers' forward"] = theirs
     document = build_document(args.prefill_tokens + 200)
     ids = tokenizer(document, add_special_tokens=False)["input_ids"]
     prompt = [2] + ids[: args.prefill_tokens - 1]

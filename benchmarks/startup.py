@@ -8,8 +8,8 @@ Two parts, on the tiny model (or ``--model``), one run:
   inline completion sent as soon as the model is ready, on a memorised
   snippet of the tiny model), each a median over the runs;
 - the same steps timed one by one in a fresh process (``--phases``): the
-  server's own imports, torch, transformers' OPT model class, the tokenizer,
-  ``from_pretrained``, the warm-up, the first request.
+  server's own imports, torch, the tokenizer library and the torch backend,
+  the checks, the load, the warm-up, the first request.
 
     python benchmarks/startup.py                 # tiny model, CPU
     python benchmarks/startup.py --runs 5
@@ -44,13 +44,14 @@ import galactica_lsp.cli, galactica_lsp.server
 mark("server imports (no torch)")
 import torch
 mark("import torch")
-from transformers import AutoTokenizer, OPTForCausalLM
-mark("import transformers (OPT)")
+import tokenizers
+from galactica_lsp.engine import decoding
+mark("import tokenizers + the torch backend")
 from galactica_lsp.engine.loading import prepare, load_prepared, download
 prepared = prepare(MODEL, device="cpu", context_tokens=800, sequences=5)
 mark("checks (prepare)")
 loaded = load_prepared(prepared, download(prepared.source, lambda p: None))
-mark("from_pretrained + backends")
+mark("load (opt) + backends")
 from galactica_lsp.engine.service import Galactica
 g = Galactica(loaded)
 g.warm_up()

@@ -91,12 +91,13 @@ def main() -> None:
     parser.add_argument("--out", default="", help="also write the result as JSON here")
     args = parser.parse_args()
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from galactica_lsp.engine import opt
+    from galactica_lsp.engine.tokenizer import load_tokenizer
 
     with temporary_directory() as tmp:
         directory, what = prepare_model(args.model, Path(tmp))
-        tokenizer = AutoTokenizer.from_pretrained(directory)
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=torch.float32).eval()
+        tokenizer = load_tokenizer(directory)
+        model = opt.load(directory, "cpu", torch.float32)
         ids = tokenizer(build_document(args.prefill_tokens + 200), add_special_tokens=False)["input_ids"]
         prompt, short = [2] + ids[: args.prefill_tokens - 1], [2] + ids[:64]
         result = {"model": args.model, "what": what, "cores": torch.get_num_threads(),

@@ -38,6 +38,7 @@ from harness import (
     REFERENCE,
     LspClient,
     Naive,
+    TransformersForward,
     floor_ms,
     measure_floor,
     percentiles,
@@ -209,7 +210,9 @@ def _per_token_ms(run, device: str, tokens: int) -> float:
 
 
 def engine_decode_ms(naive: Naive, prompt: list[int], tokens: int = 32) -> dict:
-    """Our decoding loops' time per token, each engine on the naive path's model: torch's, and CTranslate2's."""
+    """Our decoding loops' time per token on the naive path's checkpoint and dtype: torch's (the server's own forward
+    pass), the same loop on transformers' forward pass, and CTranslate2's."""
+    from galactica_lsp.engine import opt
     from galactica_lsp.engine.ct2 import FAST_ENGINES, FastDecoder, convert, unusable
     from galactica_lsp.engine.decoding import DecodeSettings, generate
     from galactica_lsp.engine.devices import Placement
@@ -217,13 +220,17 @@ def engine_decode_ms(naive: Naive, prompt: list[int], tokens: int = 32) -> dict:
     def settings(n: int) -> DecodeSettings:
         return DecodeSettings(max_new_tokens=n, stop_token_ids=())
 
-    result = {"torch": _per_token_ms(lambda n: generate(naive.model, prompt, settings(n), lambda ids: ""),
-                                     naive.device, tokens)}
+    ours = opt.load(naive.directory, naive.device, naive.model.dtype)
+    theirs = TransformersForward(naive.model)
+    result = {"torch": _per_token_ms(lambda n: generate(ours, prompt, settings(n), lambda ids: ""),
+                                     naive.device, tokens),
+              "torch, transformers' forward": _per_token_ms(lambda n: generate(theirs, prompt, settings(n),
+                                                                               lambda ids: ""), naive.device, tokens)}
     dtype = str(naive.model.dtype).removeprefix("torch.")
     placement = Placement(naive.device, dtype, (0,), (naive.device,))
     for engine in FAST_ENGINES:
         if unusable(placement, engine) is None:
-            path = convert(naive.model, naive.tokenizer, naive.directory, dtype)
+            path = convert(naive.directory, dtype)
             fast = FastDecoder(path, placement, naive.tokenizer, 4096, engine)
             result[engine] = _per_token_ms(lambda n: fast.generate(prompt, settings(n), lambda ids: ""),
                                            naive.device, tokens)
@@ -332,7 +339,7 @@ def report(r: dict) -> str:
         return "-" if p["p50"] is None else f"p50 {p['p50']:7.1f} ms  p95 {p['p95']:7.1f} ms  (n={p['n']})"
 
     f, d, n = r["floor"], r["decode_ms_per_token"], r["naive"]
-    engines = [e for e in ("torch", "ctranslate2", "ctranslate2-int8") if e in d]
+    engines = [e for e in ("torch", "torch, transformers' forward", "ctranslate2", "ctranslate2-int8") if e in d]
     lines = [
         f"{r['model']['name']} ({r['model']['what']}, {r['model']['dtype']}) on {r['machine']['device']}"
         f" [{r['machine']['processor']}, {r['machine']['cpus']} threads{', ' + r['machine']['gpu'] if r['machine']['gpu'] else ''}]",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
@@ -27,7 +28,7 @@ def loaded(tiny_torch_engine):
 
 @pytest.fixture(scope="module")
 def fast(loaded) -> FastDecoder:
-    path = convert(loaded.model, loaded.tokenizer, loaded.directory, "float32")
+    path = convert(loaded.directory, "float32")
     return FastDecoder(path, CPU, loaded.tokenizer, max_cached_tokens=4096)
 
 
@@ -158,15 +159,14 @@ def test_cancelling_a_ctranslate2_job_from_another_thread(tiny_ct2_engine):
 def test_conversion_happens_once_and_again_when_the_checkpoint_changes(loaded, tmp_path, monkeypatch):
     monkeypatch.setenv("GALACTICA_LSP_CACHE", str(tmp_path / "cache"))
     checkpoint = tmp_path / "checkpoint"
-    loaded.model.save_pretrained(checkpoint)
-    loaded.tokenizer.save_pretrained(checkpoint)
+    shutil.copytree(loaded.directory, checkpoint)
     said: list[str] = []
-    first = convert(loaded.model, loaded.tokenizer, str(checkpoint), "float32", said.append)
-    second = convert(loaded.model, loaded.tokenizer, str(checkpoint), "float32", said.append)
+    first = convert(str(checkpoint), "float32", said.append)
+    second = convert(str(checkpoint), "float32", said.append)
     assert first == second and said[0].startswith("converting") and said[1].startswith("using")
     assert (first / "model.bin").is_file() and not list(first.parent.glob("*.partial-*"))
     (checkpoint / "config.json").write_text((checkpoint / "config.json").read_text() + "\n")
-    third = convert(loaded.model, loaded.tokenizer, str(checkpoint), "float32", said.append)
+    third = convert(str(checkpoint), "float32", said.append)
     assert third != first and said[2].startswith("converting")
 
 

@@ -1,4 +1,4 @@
-"""The decoding loops, checked against transformers' own generate() on a small random OPT."""
+"""The decoding loops (on ``opt.OPT``), checked against transformers' own generate() on the same small random OPT."""
 
 from __future__ import annotations
 
@@ -7,19 +7,27 @@ import torch
 from transformers import OPTConfig, OPTForCausalLM
 
 from galactica_lsp.engine.decoding import Cancelled, DecodeSettings, generate
+from galactica_lsp.engine.opt import OPT
 from galactica_lsp.engine.prefix_cache import PrefixCache
 
 PROMPT = [5, 6, 7, 8, 9]
 
 
 @pytest.fixture(scope="module")
-def model():
+def hf_model():
+    """transformers' OPT, random weights: the reference."""
     torch.manual_seed(0)
     config = OPTConfig(
         vocab_size=300, hidden_size=64, num_hidden_layers=2, ffn_dim=128, num_attention_heads=4,
         max_position_embeddings=256, word_embed_proj_dim=64,
     )
     return OPTForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="module")
+def model(hf_model):
+    """The same weights in the server's own forward pass."""
+    return OPT.from_transformers(hf_model)
 
 
 def as_text(ids):
@@ -31,23 +39,23 @@ def reference(model, **kwargs) -> list[list[int]]:
     return out[:, len(PROMPT) :].tolist()
 
 
-def test_greedy_equals_transformers_generate(model):
+def test_greedy_equals_transformers_generate(model, hf_model):
     ours = generate(model, PROMPT, DecodeSettings(max_new_tokens=12, stop_token_ids=()), as_text)
-    assert [list(ours[0].token_ids)] == reference(model, max_new_tokens=12, do_sample=False)
+    assert [list(ours[0].token_ids)] == reference(hf_model, max_new_tokens=12, do_sample=False)
     assert ours[0].finish_reason == "length"
 
 
-def test_beam_search_equals_transformers_generate(model):
+def test_beam_search_equals_transformers_generate(model, hf_model):
     settings = DecodeSettings(strategy="beam", num_beams=4, num_return=4, max_new_tokens=10, stop_token_ids=())
     ours = generate(model, PROMPT, settings, as_text)
-    expected = reference(model, max_new_tokens=10, do_sample=False, num_beams=4, num_return_sequences=4)
+    expected = reference(hf_model, max_new_tokens=10, do_sample=False, num_beams=4, num_return_sequences=4)
     assert [list(g.token_ids) for g in ours] == expected
 
 
-def test_logprobs_are_the_models_own(model):
+def test_logprobs_are_the_models_own(model, hf_model):
     gen = generate(model, PROMPT, DecodeSettings(max_new_tokens=5, stop_token_ids=()), as_text)[0]
     with torch.no_grad():
-        logits = model(torch.tensor([PROMPT + list(gen.token_ids)])).logits[0].float().log_softmax(-1)
+        logits = hf_model(torch.tensor([PROMPT + list(gen.token_ids)])).logits[0].float().log_softmax(-1)
     expected = [logits[len(PROMPT) - 1 + i, t].item() for i, t in enumerate(gen.token_ids)]
     assert gen.logprobs == pytest.approx(expected, abs=1e-4)
     assert gen.confidence.minimum == min(gen.logprobs)
@@ -223,65 +231,43 @@ def long_model():
     torch.manual_seed(1)
     config = OPTConfig(vocab_size=300, hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=2,
                        max_position_embeddings=2048, word_embed_proj_dim=32)
-    return OPTForCausalLM(config).eval()
+    return OPT.from_transformers(OPTForCausalLM(config).eval())
 
 
-def count_forwards(model) -> list[int]:
-    """Tokens fed by each forward pass of ``model`` from now on (until the hook is removed)."""
-    fed: list[int] = []
-    handle = model.register_forward_pre_hook(lambda module, args, kwargs: fed.append(kwargs["input_ids"].shape[1]),
-                                             with_kwargs=True)
-    return fed, handle
+class Counting:
+    """``model``, counting the tokens each forward pass is fed (and calling ``before`` ahead of each)."""
+
+    def __init__(self, model, before=lambda: None):
+        self.model, self.fed, self.before = model, [], before
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __call__(self, ids, cache):
+        self.fed.append(ids.shape[1])
+        self.before()
+        return self.model(ids, cache)
 
 
 LONG = [3 + (i * 7) % 290 for i in range(2000)]
 
 
 def test_a_long_prompt_is_prefilled_in_chunks_with_the_same_result(long_model):
-    fed, handle = count_forwards(long_model)
-    try:
-        chunked = generate(long_model, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text)[0]
-        assert fed == [128] * 15 + [80] + [1] * 3  # 2,000 = 15 × 128 + 80, then three decoding steps
-        whole = generate(long_model, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text,
-                         prefill_chunk=4096)[0]
-    finally:
-        handle.remove()
+    counting = Counting(long_model)
+    fed = counting.fed
+    chunked = generate(counting, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text)[0]
+    assert fed == [128] * 15 + [80] + [1] * 3  # 2,000 = 15 × 128 + 80, then three decoding steps
+    whole = generate(counting, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text,
+                     prefill_chunk=4096)[0]
     assert fed[19:] == [2000, 1, 1, 1]
     assert chunked.token_ids == whole.token_ids
     assert chunked.logprobs == pytest.approx(whole.logprobs, abs=1e-4)
 
 
 def test_a_cancel_during_a_long_prefill_stops_after_one_chunk(long_model):
-    fed, handle = count_forwards(long_model)
     flag = {"set": False}
-    # The cancel comes while the first chunk runs (from the hook, as another thread would set it).
-    cancel_during_first = long_model.register_forward_pre_hook(lambda module, args: flag.update(set=True))
-    try:
-        with pytest.raises(Cancelled):
-            generate(long_model, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text,
-                     lambda: flag["set"])
-    finally:
-        handle.remove()
-        cancel_during_first.remove()
-    assert fed == [128]  # one chunk of 128 tokens, not the 2,000-token prompt
-
-
-def test_a_model_that_hands_back_another_cache_object_fails_loudly(model):
-    from transformers import DynamicCache
-
-    class Converting(torch.nn.Module):
-        """A model whose forward returns a cache of its own rather than the one it was given."""
-
-        def __init__(self, inner):
-            super().__init__()
-            self.inner, self.config = inner, inner.config
-
-        def get_input_embeddings(self):
-            return self.inner.get_input_embeddings()
-
-        def forward(self, cache=None, **kwargs):
-            out = self.inner(cache=DynamicCache(), **kwargs)
-            return out
-
-    with pytest.raises(RuntimeError, match="instead of the GrowingCache it was given"):
-        generate(Converting(model), PROMPT, DecodeSettings(max_new_tokens=3), as_text)
+    # The cancel comes while the first chunk runs (set before the pass, as another thread would set it).
+    counting = Counting(long_model, before=lambda: flag.update(set=True))
+    with pytest.raises(Cancelled):
+        generate(counting, LONG, DecodeSettings(max_new_tokens=4, stop_token_ids=()), as_text, lambda: flag["set"])
+    assert counting.fed == [128]  # one chunk of 128 tokens, not the 2,000-token prompt

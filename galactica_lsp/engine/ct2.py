@@ -132,32 +132,33 @@ def cache_key(directory: str, dtype: str) -> str:
     return f"{root.name}-{dtype}-{digest}"
 
 
-def convert(model, tokenizer, directory: str, dtype: str, report: Callable[[str], None] = lambda m: None) -> Path:
-    """The CTranslate2 copy of a loaded checkpoint: from the cache, else converted now (once) from ``model``."""
+def convert(directory: str, dtype: str, report: Callable[[str], None] = lambda m: None) -> Path:
+    """The CTranslate2 copy of the checkpoint in ``directory``: from the cache, else converted now (once).
+
+    The converter reads the checkpoint with transformers (the server's own
+    forward pass, ``opt``, does not need it): a second read of the weights,
+    once per checkpoint and dtype.
+    """
     target = cache_root() / cache_key(directory, dtype)
     if (target / "model.bin").is_file():
         report(f"using the converted model in {target}")
         return target
     from ctranslate2.converters import TransformersConverter
 
-    class FromLoaded(TransformersConverter):
-        """Converts the model already in memory (on a CPU) rather than loading the checkpoint a second time."""
+    from .galactica import configure_tokenizer
 
-        def load_model(self, model_class, model_name_or_path, **kwargs):
-            if next(model.parameters()).device.type == "cpu":
-                return model
-            # The converter reads weights as NumPy arrays: from a GPU, load the checkpoint again on the CPU.
-            return super().load_model(model_class, model_name_or_path, **kwargs)
+    class GalacticaConverter(TransformersConverter):
+        """Galactica's special tokens set on the tokenizer the converter reads (the hub's files leave them out)."""
 
         def load_tokenizer(self, tokenizer_class, model_name_or_path, **kwargs):
-            return tokenizer
+            return configure_tokenizer(super().load_tokenizer(tokenizer_class, model_name_or_path, **kwargs))
 
     report(f"converting the model for CTranslate2 (once; kept in {target})")
     started = time.monotonic()
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     try:
-        FromLoaded(directory).convert(str(partial), force=True)
+        GalacticaConverter(directory).convert(str(partial), force=True)
         # The converter copies the tokenizer's special tokens, and Galactica's tokenizer files name no unknown token.
         config_path = partial / "config.json"
         config = json.loads(config_path.read_text())

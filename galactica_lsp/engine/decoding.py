@@ -1,7 +1,7 @@
 """The torch backend: greedy, sampling, beam search and diverse beam search.
 
-Owns: :class:`TorchBackend`, the :class:`~.backend.Backend` that runs a
-transformers model in this process, and its decoding loops, which turn a
+Owns: :class:`TorchBackend`, the :class:`~.backend.Backend` that runs the
+model (``opt.OPT``) in this process, and its decoding loops, which turn a
 prompt's token ids into continuations with a model that keeps its KV cache
 between steps. Written here rather than taken from ``generate()`` because the
 server needs, at every step: a cancellation check (a cancelled request stops
@@ -13,8 +13,8 @@ share that prefill by copying its cache rows. With a
 :class:`~.prefix_cache.PrefixCache`, the prefill starts from the cache of the
 longest stored prompt prefix and feeds only the tokens after it.
 
-The cache is passed as ``cache=`` (transformers 5.24's name; ``past_key_values``
-is deprecated) and must come back as the same object: it is written in place.
+The model writes each step's keys and values into the cache in place
+(``kv_cache.GrowingCache``): a stored prefill is a view of it.
 
 Device is data: tensors go where the model's embeddings are; no branch here
 knows whether that is a CPU, a GPU or MPS.
@@ -29,10 +29,9 @@ from dataclasses import replace
 
 import torch
 
-from .attention import cache_dtype
 from .backend import Backend, Capabilities, Finisher, Hypothesis, check_prompt
 from .galactica import PAD_ID
-from .kv_cache import GrowingCache
+from .opt import OPT
 from .precision import Precision, phase
 from .prefix_cache import PrefixCache
 from .types import STRATEGIES, Cancelled, Confidence, DecodeSettings, Generation  # noqa: F401 (re-exported)
@@ -42,7 +41,7 @@ PREFILL_CHUNK = 128  # prompt tokens per prefill forward pass: the cancel flag i
 
 
 class TorchBackend(Backend):
-    """A transformers causal LM in this process: every strategy, with prefix reuse through a :class:`PrefixCache`."""
+    """The model in this process: every strategy, with prefix reuse through a :class:`PrefixCache`."""
 
     name = "torch"
     capabilities = Capabilities(prefix_reuse=True)
@@ -66,29 +65,19 @@ class TorchBackend(Backend):
 class _Stepper:
     """Feeds tokens to the model and keeps its cache (starting from ``prefix``'s keys and values); one forward per step."""
 
-    def __init__(self, model, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None):
+    def __init__(self, model: OPT, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None):
         self.model = model
-        self.device = model.get_input_embeddings().weight.device
-        config = model.config
-        self.cache = GrowingCache(config.num_hidden_layers, prefix, limit=config.max_position_embeddings,
-                                  store_dtype=cache_dtype(model))
+        self.cache = model.new_cache(prefix)
 
-    @torch.inference_mode()
     def __call__(self, ids: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of the next token for each row, float32, shape [rows, vocab]."""
-        out = self.model(input_ids=ids.to(self.device), cache=self.cache, use_cache=True, logits_to_keep=1)
-        if out.cache is not self.cache:
-            # The cache is written in place and stored prefills are views of it: a model that hands back another
-            # object (a transformers change, a model that converts caches) would silently lose them.
-            raise RuntimeError(f"the model returned a {type(out.cache).__name__} instead of the GrowingCache it was given"
-                               " (transformers changed how caches are passed: see pyproject's tested range)")
-        return torch.log_softmax(out.logits[:, -1, :].float(), dim=-1)
+        return torch.log_softmax(self.model(ids, self.cache).float(), dim=-1)
 
     def select_rows(self, rows: list[int]) -> None:
         """Keep (and copy) cache rows: beam reordering, or one prefill fanned out to N rows."""
         if rows == list(range(self.cache.layers[0].keys.shape[0])):
             return  # every row keeps its own prefix: one beam per diverse group does, at every step
-        self.cache.reorder_cache(torch.tensor(rows, device=self.device))
+        self.cache.reorder_cache(torch.tensor(rows, device=self.model.device))
 
 
 def generate(

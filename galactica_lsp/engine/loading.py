@@ -3,14 +3,14 @@
 Owns: turning ``--model`` (a size name, ``tiny``, a hub id or a local
 directory) into a :class:`ModelSource`; reading its shape without loading it;
 refusing, before any download or load, a model that cannot fit; downloading
-with byte progress; loading through ``from_pretrained`` onto the placement
-(split over GPUs by accelerate's device map when one is not enough); and
-setting up Galactica's tokenizer; and making the backends that decode
+with byte progress; loading the checkpoint onto the placement (``opt``, its
+layers split over GPUs when one is not enough); and setting up Galactica's
+tokenizer (``tokenizer``); and making the backends that decode
 (``decoding.TorchBackend``, and ``ct2.FastDecoder`` when asked for). The
 checks (:func:`prepare`) are apart from the load (:func:`load_prepared`), so
 that a model swap can fail its checks while the old model keeps serving. With
-``HF_HUB_OFFLINE=1`` or a local directory no network is touched. torch and
-transformers are imported by the load, not by importing this module.
+``HF_HUB_OFFLINE=1`` or a local directory no network is touched. torch is
+imported by the load, not by importing this module.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .attention import use_for
 from .backend import Backend
 from .catalogue import SIZES, TINY, TINY_MODEL_DIR, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
 from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, normalise_dtype, place
-from .galactica import configure_tokenizer
 from .memory import MemoryPlan, check_fits
 from .precision import Precision, apply_threads, sized
 from .precision import choose as choose_precision
@@ -327,7 +325,7 @@ def load_prepared(prepared: Prepared, directory: str, report: ProgressCallback =
     if prepared.precision is not None:
         apply_threads(prepared.precision)  # here, on the thread that will run the model
     report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
-    model_obj, tokenizer = _from_pretrained(directory, prepared.placement, plan)
+    model_obj, tokenizer = _load_checkpoint(directory, prepared.placement, plan)
     report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
     loaded = LoadedModel(source, prepared.placement, plan, prepared.shape, model_obj, tokenizer,
                          time.monotonic() - prepared.started, directory, prepared.engine, prepared.engine_requested,
@@ -366,7 +364,7 @@ def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
     from .decoding import generate  # the torch loop, before the backends exist
 
     try:
-        path = convert(loaded.model, loaded.tokenizer, loaded.directory, loaded.placement.dtype,
+        path = convert(loaded.directory, loaded.placement.dtype,
                        lambda message: report(Progress("convert", message)))
         fast = FastDecoder(path, loaded.placement, loaded.tokenizer, loaded.prompt_cache_tokens(), loaded.engine)
         if fast.compute_type == "float32":  # half precisions and int8 may round a near tie the other way
@@ -380,38 +378,29 @@ def _attach_fast(loaded: LoadedModel, report: ProgressCallback) -> None:
 
 
 def import_runtime() -> None:
-    """Import what a load of a Galactica (OPT) checkpoint needs: torch, transformers' classes, the torch backend.
+    """Import what a load of a Galactica (OPT) checkpoint needs: torch, the tokenizer library, the torch backend.
 
-    Seconds on a busy machine (transformers alone imports torch's distributed and compiler packages): the server runs
-    this on the worker thread as soon as the client connects, so that the load, which waits for the client's settings,
-    finds them imported.
+    A second or more on a busy machine (torch alone): the server runs this on the worker thread as soon as the client
+    connects, so that the load, which waits for the client's settings, finds them imported. transformers is not among
+    them: the forward pass is ``opt``'s own.
     """
+    import tokenizers  # noqa: F401
     import torch  # noqa: F401
-    from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: F401
-    from transformers.models.opt import modeling_opt  # noqa: F401 (what from_pretrained imports for an OPT model)
 
     from . import decoding  # noqa: F401
 
 
-def _from_pretrained(directory: str, placement: Placement, plan: MemoryPlan):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
+def _load_checkpoint(directory: str, placement: Placement, plan: MemoryPlan):
+    """The checkpoint's model (``opt.OPT``) on the placement, its layers spread over the GPUs when one is too small."""
+    from .opt import load as load_opt
+    from .tokenizer import load_tokenizer
 
-    transformers_logging.disable_progress_bar()  # progress goes through ``report``, not tqdm on a terminal
-
-    if plan.devices > 1:
-        # Spread the layers over every GPU, each filled up to its free memory.
-        device_map = "auto"
-        max_memory = {i: free for i, free in enumerate(placement.free_bytes)}
-    else:
-        device_map, max_memory = {"": placement.torch_device}, None
+    spread = None
+    if plan.devices > 1:  # every GPU, each with its free bytes: the layers go in proportion to them
+        spread = [(f"{placement.kind}:{i}", free) for i, free in enumerate(placement.free_bytes)]
     try:
-        tokenizer = configure_tokenizer(AutoTokenizer.from_pretrained(directory))
-        model = AutoModelForCausalLM.from_pretrained(
-            directory, dtype=placement.torch_dtype, device_map=device_map, max_memory=max_memory
-        )
-    except (OSError, ValueError) as exc:
+        tokenizer = load_tokenizer(directory)
+        model = load_opt(directory, placement.torch_device, placement.torch_dtype, spread)
+    except (OSError, ValueError, RuntimeError) as exc:  # a bad checkpoint (CheckpointError is one), file or tensor
         raise ModelError(f"cannot load {directory}: {exc}") from exc
-    model.eval()
-    use_for(model, placement.kind, placement.dtype)  # half weights on a CPU: attention in float32 (see ``attention``)
     return model, tokenizer

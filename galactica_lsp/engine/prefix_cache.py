@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache
+
+from .kv_cache import GrowingCache
 
 
 @dataclass(frozen=True)
@@ -76,14 +77,13 @@ class PrefixCache:
         layers = self._entries[best].layers
         return reused, [(k[..., :reused, :], v[..., :reused, :]) for k, v in layers]
 
-    def store(self, key: str, ids: Sequence[int], cache: DynamicCache) -> None:
+    def store(self, key: str, ids: Sequence[int], cache: GrowingCache) -> None:
         """Keep a one-row cache of exactly ``ids`` under ``key``, replacing what the key held."""
         layers = tuple((layer.keys, layer.values) for layer in cache.layers)
         if not layers or layers[0][0].shape[0] != 1 or layers[0][0].shape[-2] != len(ids):
             raise ValueError("a stored prefix must be one row holding exactly its prompt's tokens")
         self._entries.pop(key, None)
-        buffer = getattr(cache.layers[0], "_keys", None)  # a GrowingLayer's buffer; a plain layer has none
-        held = buffer.shape[-2] if buffer is not None else len(ids)
+        held = cache.layers[0]._keys.shape[-2]  # the buffer behind the views, room included
         if held > self.max_tokens:
             return
         self._entries[key] = _Entry(tuple(ids), layers, held)

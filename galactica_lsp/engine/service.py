@@ -382,14 +382,14 @@ class Engine:
         return handle
 
     def preload(self) -> Job[None]:
-        """Import torch and transformers on the worker thread now, ahead of a load still waiting for its settings."""
+        """Import torch and the forward pass on the worker thread now, ahead of a load still waiting for its settings."""
 
         def job(cancelled: Callable[[], bool]) -> None:
             from .loading import import_runtime
 
             started = time.monotonic()
             import_runtime()
-            log.info("torch and transformers imported in %.2f s", time.monotonic() - started)
+            log.info("torch and the torch backend imported in %.2f s", time.monotonic() - started)
 
         return self.worker.submit(job, Priority.CONTROL, "import torch")
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING
 from .backend import Backend, CancelCheck, Capabilities, Decode, Finisher, Hypothesis, check_prompt
 from .catalogue import ModelShape
 from .devices import Placement
-from .galactica import configure_tokenizer
+from .tokenizer import load_tokenizer
 from .memory import MemoryPlan
 from .remote import Aborted, Choice, Completion, RemoteClient, RemoteError, ServedModel, api_key_from_env, completion_body
 from .types import Cancelled, DecodeSettings, Generation, Progress, ProgressCallback
@@ -246,7 +246,7 @@ def connect(model: str, endpoint: str, report: ProgressCallback = lambda p: None
         served = next((m for m in served_models if model in (m.id, m.root) or source.location in (m.id, m.root)),
                       served_models[0])
         report(Progress("load", f"reading the tokenizer of {source.name}"))
-        tokenizer = configure_tokenizer(_auto_tokenizer(tokenizer_directory(source)))
+        tokenizer = load_tokenizer(tokenizer_directory(source))
         ours = tokenizer(TOKENIZER_PROBE, add_special_tokens=False)["input_ids"]
         theirs = client.tokenize(served.id, TOKENIZER_PROBE)
     except RemoteError as exc:
@@ -269,12 +269,6 @@ def connect(model: str, endpoint: str, report: ProgressCallback = lambda p: None
                          engine="vllm", engine_requested="vllm", backends=(backend,))
     report(Progress("ready", f"{served.id} at {client.url} ready"))
     return loaded
-
-
-def _auto_tokenizer(directory: str):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(directory)
 
 
 def _served_shape(served: ServedModel, source, read_shape, resolve) -> ModelShape:

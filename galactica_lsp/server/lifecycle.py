@@ -165,7 +165,7 @@ def register(server: GalacticaServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: GalacticaServer, params: types.InitializeParams) -> None:
         ls.initialization_options = params.initialization_options
-        # The answer goes out now; torch and transformers import meanwhile on the worker, ahead of the load,
+        # The answer goes out now; torch and the forward pass import meanwhile on the worker, ahead of the load,
         # which waits for ``initialized`` and the client's settings.
         ls.engine.preload()
 

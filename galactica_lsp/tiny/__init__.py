@@ -5,7 +5,7 @@ formula explanations, ``<work>`` step-by-step answers, SymPy translations and
 LaTeX/Markdown/Python snippets), the deterministic build that trains a BPE
 tokenizer with the structure of Galactica's and an ``OPTForCausalLM`` on it
 (``build``), and the artifact itself in ``model/``. The artifact loads through
-exactly the path a real checkpoint takes (``from_pretrained`` on a directory),
+exactly the path a real checkpoint takes (``opt.load`` on a directory),
 so tests can assert real outputs of the real loading and decoding code.
 Rebuild with ``python -m galactica_lsp.tiny.build``.
 """
