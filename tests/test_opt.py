@@ -133,3 +133,18 @@ def test_layers_on_other_devices_give_the_same_logits():
     assert [str(d) for d in spread.layer_devices] == ["cpu", "cpu:0", "cpu:0"]
     ids = torch.randint(3, 300, (1, 9), generator=torch.Generator().manual_seed(4))
     assert torch.allclose(spread(ids, spread.new_cache()).float(), reference_logits(theirs, ids), atol=1e-4)
+
+
+def test_a_model_over_several_gpus_keeps_its_embeddings_on_the_first_and_spreads_the_layers_by_what_is_left():
+    from galactica_lsp.engine.catalogue import SIZES
+    from galactica_lsp.engine.devices import Placement
+    from galactica_lsp.engine.loading import gpu_shares
+
+    shape = SIZES["large"].shape  # 30B: 48 layers, 7168 wide
+    gib = 2**30
+    shares = gpu_shares(Placement("cuda", "bfloat16", (40 * gib, 40 * gib), ("A", "B")), shape)
+    ends = (50000 + 2048 + 2) * 7168 * 2
+    assert shares == [("cuda:0", 40 * gib - ends), ("cuda:1", 40 * gib)]
+    layers = spread_layers(shape.num_layers, [room for _, room in shares], [name for name, _ in shares])
+    assert len(layers) == 48 and layers.count("cuda:0") <= layers.count("cuda:1")
+    assert layers == sorted(layers)  # in order: the hidden state goes from one GPU to the next once

@@ -26,7 +26,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .backend import Backend
-from .catalogue import SIZES, TINY, TINY_MODEL_DIR, CatalogueEntry, ModelShape, entry_for_hub_id, human_bytes
+from .catalogue import (
+    DTYPE_BYTES,
+    SIZES,
+    TINY,
+    TINY_MODEL_DIR,
+    CatalogueEntry,
+    ModelShape,
+    entry_for_hub_id,
+    human_bytes,
+)
 from .ct2 import FAST_ENGINES, EngineError, choose, weight_share
 from .devices import Placement, normalise_dtype, place
 from .memory import MemoryPlan, check_fits
@@ -325,7 +334,7 @@ def load_prepared(prepared: Prepared, directory: str, report: ProgressCallback =
     if prepared.precision is not None:
         apply_threads(prepared.precision)  # here, on the thread that will run the model
     report(Progress("load", f"loading {source.name} ({human_bytes(plan.weights)})", 0, plan.weights))
-    model_obj, tokenizer = _load_checkpoint(directory, prepared.placement, plan)
+    model_obj, tokenizer = _load_checkpoint(directory, prepared.placement, plan, prepared.shape)
     report(Progress("load", f"loaded {source.name}", plan.weights, plan.weights))
     loaded = LoadedModel(source, prepared.placement, plan, prepared.shape, model_obj, tokenizer,
                          time.monotonic() - prepared.started, directory, prepared.engine, prepared.engine_requested,
@@ -390,14 +399,20 @@ def import_runtime() -> None:
     from . import decoding  # noqa: F401
 
 
-def _load_checkpoint(directory: str, placement: Placement, plan: MemoryPlan):
+def gpu_shares(placement: Placement, shape: ModelShape) -> list[tuple[str, int]]:
+    """Each GPU and the bytes its share of the layers is measured by: its free bytes, the first's less the
+    embeddings (and the tied head) it keeps (``opt.load`` spreads the layers in proportion to these)."""
+    ends = (shape.vocab_size + shape.max_positions + 2) * shape.hidden_size * DTYPE_BYTES[placement.dtype]
+    free = [max(placement.free_bytes[0] - ends, 0), *placement.free_bytes[1:]]
+    return [(f"{placement.kind}:{i}", room) for i, room in enumerate(free)]
+
+
+def _load_checkpoint(directory: str, placement: Placement, plan: MemoryPlan, shape: ModelShape):
     """The checkpoint's model (``opt.OPT``) on the placement, its layers spread over the GPUs when one is too small."""
     from .opt import load as load_opt
     from .tokenizer import load_tokenizer
 
-    spread = None
-    if plan.devices > 1:  # every GPU, each with its free bytes: the layers go in proportion to them
-        spread = [(f"{placement.kind}:{i}", free) for i, free in enumerate(placement.free_bytes)]
+    spread = gpu_shares(placement, shape) if plan.devices > 1 else None
     try:
         tokenizer = load_tokenizer(directory)
         model = load_opt(directory, placement.torch_device, placement.torch_dtype, spread)

@@ -109,7 +109,7 @@ def estimate(
     free = placement.free_bytes
     reserve = RUNTIME_RESERVE[placement.kind]
     if placement.kind == "cuda" and len(free) > 1 and weights + kv + prefix + activations + reserve > max(free):
-        # accelerate's device map spreads the layers over every GPU; each keeps its own reserve.
+        # The loader spreads the layers over every GPU (``opt.spread_layers``); each keeps its own reserve.
         return MemoryPlan(weights, kv, activations + reserve * len(free), sum(free), len(free), copies, prefix,
                           prefix_tokens)
     return MemoryPlan(weights, kv, activations + reserve, max(free), 1, copies, prefix, prefix_tokens)
