@@ -42,7 +42,7 @@ def _every_position(model, ids: torch.Tensor, cache) -> torch.Tensor:
 def test_a_prefill_in_chunks_after_cached_tokens_is_masked_as_one_pass(models):
     """A chunk after cached tokens sees them all and none of its own later tokens (a missing mask would not)."""
     fp32, bf16 = models
-    ids = torch.randint(3, fp32.config.vocab_size, (1, 40), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(3, fp32.config.shape.vocab_size, (1, 40), generator=torch.Generator().manual_seed(0))
     exact = _chunked_logits(fp32, ids, 40)
     for chunk in (1, 7, 16):
         assert torch.allclose(_chunked_logits(fp32, ids, chunk), exact, atol=1e-4), chunk

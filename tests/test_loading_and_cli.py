@@ -61,7 +61,7 @@ def test_a_hub_id_loads_from_the_local_cache_with_no_network(tmp_path, monkeypat
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # read at import
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     loaded = load("acme/galactica-tiny", device="cpu", context_tokens=64)
-    assert loaded.source.kind == "hub" and loaded.model.config.vocab_size == loaded.tokenizer.vocab_size
+    assert loaded.source.kind == "hub" and loaded.model.config.shape.vocab_size == loaded.tokenizer.vocab_size
 
 
 def test_a_hub_id_not_in_the_cache_offline_says_so(tmp_path, monkeypatch):

@@ -47,10 +47,15 @@ class ModelShape:
         return self.hidden_size // self.num_heads
 
     @property
+    def embedding_parameters(self) -> int:
+        """The token and position embeddings (the tied LM head is the former): OPT offsets positions by 2."""
+        return (self.vocab_size + self.max_positions + 2) * self.hidden_size
+
+    @property
     def parameters(self) -> int:
         """Parameter count of OPTForCausalLM (the LM head is tied to the embeddings)."""
         d, f = self.hidden_size, self.ffn_dim
-        embeddings = self.vocab_size * d + (self.max_positions + 2) * d  # OPT offsets positions by 2
+        embeddings = self.embedding_parameters
         attention = 4 * (d * d + d)  # q, k, v, out projections with biases
         mlp = d * f + f + f * d + d  # fc1, fc2 with biases
         norms = 2 * 2 * d  # two layer norms, weight and bias

@@ -37,7 +37,7 @@ class GrowingLayer:
         self.values: torch.Tensor | None = None
         self.length = 0
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor):
         """Append ``[rows, heads, tokens, head size]`` keys and values; the views of every token held so far."""
         start, end = self.length, self.length + key_states.shape[-2]
         if self._keys is None or end > self._keys.shape[-2] or self._keys.shape[0] != key_states.shape[0]:
@@ -101,7 +101,7 @@ class GrowingCache:
         for layer, (keys, values) in zip(self.layers, prefix or []):
             layer.update(keys, values)
 
-    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int):
         return self.layers[layer_idx].update(key_states, value_states)
 
     def get_seq_length(self, layer_idx: int = 0) -> int:

@@ -402,7 +402,7 @@ def import_runtime() -> None:
 def gpu_shares(placement: Placement, shape: ModelShape) -> list[tuple[str, int]]:
     """Each GPU and the bytes its share of the layers is measured by: its free bytes, the first's less the
     embeddings (and the tied head) it keeps (``opt.load`` spreads the layers in proportion to these)."""
-    ends = (shape.vocab_size + shape.max_positions + 2) * shape.hidden_size * DTYPE_BYTES[placement.dtype]
+    ends = shape.embedding_parameters * DTYPE_BYTES[placement.dtype]
     free = [max(placement.free_bytes[0] - ends, 0), *placement.free_bytes[1:]]
     return [(f"{placement.kind}:{i}", room) for i, room in enumerate(free)]
 

@@ -54,7 +54,6 @@ class Architecture:
     pre_norm: bool = True  # layer norm before attention and MLP (Galactica, every OPT but 350m)
     final_norm: bool = True
     activation: str = "relu"
-    bias: bool = True
     embed_dim: int = 0  # word_embed_proj_dim: the embeddings' width when it differs from the hidden size (OPT-350m)
     tied: bool = True  # the LM head is the token embeddings
 
@@ -69,36 +68,11 @@ class Architecture:
             shape = ModelShape.from_config(config)
             pre_norm = bool(config.get("do_layer_norm_before", True))
             return cls(shape, pre_norm, final_norm=pre_norm and not config.get("_remove_final_layer_norm", False),
-                       activation=activation, bias=bool(config.get("enable_bias", True)),
+                       activation=activation,
                        embed_dim=int(config.get("word_embed_proj_dim") or shape.hidden_size),
                        tied=bool(config.get("tie_word_embeddings", True)))
         except (TypeError, ValueError) as exc:
             raise CheckpointError(str(exc)) from exc
-
-    @property
-    def hidden(self) -> int:
-        return self.shape.hidden_size
-
-    @property
-    def layers(self) -> int:
-        return self.shape.num_layers
-
-    @property
-    def heads(self) -> int:
-        return self.shape.num_heads
-
-    @property
-    def head_size(self) -> int:
-        return self.shape.head_size
-
-    @property
-    def positions(self) -> int:
-        return self.shape.max_positions
-
-    @property
-    def vocab_size(self) -> int:
-        """transformers' name for it (the tokenizer's size is checked against it)."""
-        return self.shape.vocab_size
 
 
 class _Layer:
@@ -106,7 +80,7 @@ class _Layer:
 
     def __init__(self, arch: Architecture, weights: dict[str, torch.Tensor | None]):
         self.arch = arch
-        self.scaling = arch.head_size**-0.5
+        self.scaling = arch.shape.head_size**-0.5
         w = weights.get  # biases and norm weights are absent where the config turns them off
         self.norm1 = (w("self_attn_layer_norm.weight"), w("self_attn_layer_norm.bias"))
         self.norm2 = (w("final_layer_norm.weight"), w("final_layer_norm.bias"))
@@ -128,7 +102,7 @@ class _Layer:
 
     def __call__(self, h: torch.Tensor, cache, index: int, mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
         rows, n, d = h.shape
-        heads, size = self.arch.heads, self.arch.head_size
+        heads, size = self.arch.shape.num_heads, self.arch.shape.head_size
         x = self._norm(h, self.norm1) if self.arch.pre_norm else h
         q, k, v = F.linear(x, self.qkv, self.qkv_bias).split(d, dim=-1)
         q = (q * self.scaling).view(rows, n, heads, size).transpose(1, 2)  # scaled before attention, as OPT does
@@ -166,17 +140,19 @@ class OPT:
                            if arch.final_norm else None)
         self.head = self.embed if arch.tied else weights["lm_head.weight"]
         self.layers = []
-        for i in range(arch.layers):
+        for i in range(arch.shape.num_layers):
             # Taken out of ``weights`` as each layer is built: its separate q, k and v go once they are fused.
             prefix = f"layers.{i}."
             own = {k[len(prefix):]: weights.pop(k) for k in [k for k in weights if k.startswith(prefix)]}
             self.layers.append(_Layer(arch, own))
-        self.layer_devices = [torch.device(d) for d in layer_devices] if layer_devices else [self.device] * arch.layers
+        layers = arch.shape.num_layers
+        self.layer_devices = [torch.device(d) for d in layer_devices] if layer_devices else [self.device] * layers
         self.cache_dtype = cache_dtype_for(self.device.type, self.dtype)
 
     def new_cache(self, prefix: list[tuple[torch.Tensor, torch.Tensor]] | None = None) -> GrowingCache:
         """An empty cache for this model (holding ``prefix``'s keys and values), capped at its positions."""
-        return GrowingCache(self.config.layers, prefix, limit=self.config.positions, store_dtype=self.cache_dtype)
+        shape = self.config.shape
+        return GrowingCache(shape.num_layers, prefix, limit=shape.max_positions, store_dtype=self.cache_dtype)
 
     @torch.inference_mode()
     def __call__(self, ids: torch.Tensor, cache: GrowingCache, every_position: bool = False) -> torch.Tensor:
@@ -184,8 +160,8 @@ class OPT:
         (``every_position``: each fed position's, ``[rows, tokens, vocab]``)."""
         ids = ids.to(self.device)
         past, n = cache.get_seq_length(), ids.shape[1]
-        if past + n > self.config.positions:
-            raise ValueError(f"{past + n} tokens: the model has {self.config.positions} positions")
+        if past + n > self.config.shape.max_positions:
+            raise ValueError(f"{past + n} tokens: the model has {self.config.shape.max_positions} positions")
         h = F.embedding(ids, self.embed)
         if self.project_in is not None:
             h = F.linear(h, self.project_in)
@@ -209,10 +185,6 @@ class OPT:
                 yield t
         for layer in self.layers:
             yield from layer.tensors()
-
-    def get_input_embeddings(self):
-        """The token embeddings (``.weight``), as transformers' models answer it."""
-        return _Embeddings(self.embed)
 
     @classmethod
     def from_state_dict(cls, config: dict, state: dict[str, torch.Tensor], device="cpu", dtype=None,
@@ -238,17 +210,12 @@ def _mask(past: int, n: int, device) -> tuple[torch.Tensor | None, bool]:
     return torch.ones(n, past + n, dtype=torch.bool, device=device).tril(past), False
 
 
-@dataclass(frozen=True)
-class _Embeddings:
-    weight: torch.Tensor
-
-
-def _name(key: str) -> str | None:
-    """A checkpoint key without its ``model.`` / ``decoder.`` prefixes; None for what the pass does not use."""
+def _name(key: str) -> str:
+    """A checkpoint key without its ``model.`` / ``decoder.`` prefixes."""
     for prefix in ("model.", "decoder."):
         if key.startswith(prefix):
             key = key[len(prefix):]
-    return None if key.endswith(("rotary_emb.inv_freq", "attn.bias", "masked_bias")) else key
+    return key
 
 
 def _place(arch: Architecture, tensors, device, dtype, layer_devices) -> dict[str, torch.Tensor]:
@@ -256,8 +223,6 @@ def _place(arch: Architecture, tensors, device, dtype, layer_devices) -> dict[st
     out: dict[str, torch.Tensor] = {}
     for key, tensor in tensors:
         name = _name(key)
-        if name is None:
-            continue
         target = device
         if layer_devices and name.startswith("layers."):
             target = layer_devices[int(name.split(".")[1])]
@@ -273,9 +238,9 @@ def _required(arch: Architecture) -> list[str]:
     names = ["embed_tokens.weight", "embed_positions.weight"]
     if not arch.tied:
         names.append("lm_head.weight")
-    if arch.embed_dim != arch.hidden:
+    if arch.embed_dim != arch.shape.hidden_size:
         names += ["project_in.weight", "project_out.weight"]
-    for i in range(arch.layers):
+    for i in range(arch.shape.num_layers):
         names += [f"layers.{i}.{p}.weight" for p in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                                        "self_attn.out_proj", "fc1", "fc2")]
     return names
@@ -330,7 +295,7 @@ def load(directory: str | Path, device="cpu", dtype: torch.dtype | None = None,
         dtype = getattr(torch, named) if isinstance(getattr(torch, str(named), None), torch.dtype) else torch.float32
     layer_devices = None
     if spread:
-        layer_devices = spread_layers(arch.layers, [free for _, free in spread], [name for name, _ in spread])
+        layer_devices = spread_layers(arch.shape.num_layers, [free for _, free in spread], [name for name, _ in spread])
     weights = _place(arch, _read(checkpoint_files(root)), device, dtype, layer_devices)
     return OPT(arch, weights, layer_devices)
 
